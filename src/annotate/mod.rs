@@ -1,0 +1,3 @@
+//! The dataset side of samlabel, independent of any GUI: masks and their measures.
+
+pub mod mask;

@@ -1,0 +1,99 @@
+//! `samlabel doctor`: what would run, and why a GPU is or is not used.
+
+use clap::Args;
+use samlabel::sam::hub::{self, Manifest};
+use samlabel::sam::model::EncoderInput;
+use samlabel::sam::runtime::{self, Provider, Runtime};
+use samlabel::sam::{SamModel, SessionOptions};
+
+use super::ModelArgs;
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
+    println!("samlabel {}", env!("CARGO_PKG_VERSION"));
+    let runtime = Runtime::get()?;
+    println!(
+        "ONNX Runtime: {} at {} (found via {})",
+        runtime.version,
+        runtime.library_path.display(),
+        runtime.source
+    );
+    if runtime.version != runtime::ORT_VERSION {
+        println!(
+            "  note: samlabel is tested with ONNX Runtime {}; `{}` installs it",
+            runtime::ORT_VERSION,
+            runtime::SETUP_COMMAND
+        );
+    }
+    println!(
+        "Execution providers in this library: {}",
+        runtime.available_providers().join(", ")
+    );
+
+    let cuda = runtime::cuda_diagnosis(runtime);
+    if cuda.is_empty() {
+        println!("CUDA: available");
+    } else {
+        for finding in cuda {
+            println!("CUDA: not usable: {finding}");
+        }
+    }
+    if runtime.has_provider(Provider::CoreMl.ort_name()) {
+        println!("CoreML: available");
+    } else {
+        println!("CoreML: not in this library (macOS builds only)");
+    }
+
+    match &args.model.model_dir {
+        Some(dir) => {
+            let options = SessionOptions {
+                device: args.model.device,
+                encoder_threads: args.model.threads,
+                decoder_threads: None,
+            };
+            match SamModel::load(dir, options) {
+                Ok(model) => {
+                    println!("Model: {} at {}", model.name, dir.display());
+                    let form = match &model.encoder_input {
+                        EncoderInput::Nchw { name } => {
+                            format!("`{name}` [1, 3, S, S], normalized by samlabel")
+                        }
+                        EncoderInput::HwcInGraph { name } => {
+                            format!("`{name}` [H, W, 3], preprocessing inside the graph")
+                        }
+                    };
+                    println!("  encoder input: {form}");
+                    println!("  embedding: {:?}", model.embedding_shape);
+                    println!(
+                        "  device --device {:?} runs on: {}",
+                        args.model.device, model.provider
+                    );
+                    for notice in &model.notices {
+                        println!("  warning: {notice}");
+                    }
+                }
+                Err(err) => println!("Model at {}: NOT USABLE: {err}", dir.display()),
+            }
+        }
+        None => {
+            let manifest = Manifest::builtin()?;
+            let name = args.model.model.as_deref().unwrap_or(&manifest.default);
+            manifest.get(name)?;
+            let state = if hub::is_downloaded(name) {
+                "downloaded"
+            } else {
+                "not downloaded yet: fetched on first use, or pass --model-dir DIR"
+            };
+            println!(
+                "Model: {name} at {} ({state})",
+                hub::model_dir(name).display()
+            );
+        }
+    }
+    Ok(())
+}

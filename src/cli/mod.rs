@@ -1,0 +1,135 @@
+//! Subcommands of the `samlabel` binary. Each returns `anyhow::Result`; `main` prints the error once.
+
+mod bench;
+mod doctor;
+mod models;
+mod segment;
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use samlabel::sam::hub::{self, Manifest};
+use samlabel::sam::{Device, SamModel, SessionOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "samlabel",
+    version,
+    about = "Label images with Segment Anything (SAM)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Segment one object in an image from points and/or a box and write the mask as PNG.
+    Segment(segment::SegmentArgs),
+    /// Show which ONNX Runtime library, execution providers and model samlabel would use, and why.
+    Doctor(doctor::DoctorArgs),
+    /// List or download known models.
+    Models(models::ModelsArgs),
+    /// Measure image loading, encoding and per-click decoding; prints one JSON object.
+    Bench(bench::BenchArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Segment(args) => segment::run(args),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Models(args) => models::run(args),
+        Command::Bench(args) => bench::run(args),
+    }
+}
+
+/// Which model to run and where.
+#[derive(Debug, Args, Clone)]
+pub struct ModelArgs {
+    /// A folder with encoder.onnx and decoder.onnx (and optionally model.json).
+    #[arg(long, value_name = "DIR", conflicts_with = "model")]
+    pub model_dir: Option<PathBuf>,
+    /// A known model by name (`samlabel models list`), downloaded on first use.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Where to run the model.
+    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    pub device: Device,
+    /// Intra-op threads for the encoder (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+impl ModelArgs {
+    /// The model directory: `--model-dir`, else the named or default model from the cache,
+    /// downloading it if needed.
+    pub fn resolve_dir(&self) -> anyhow::Result<PathBuf> {
+        if let Some(dir) = &self.model_dir {
+            return Ok(dir.clone());
+        }
+        let manifest = Manifest::builtin()?;
+        let name = self.model.as_deref().unwrap_or(&manifest.default);
+        let entry = manifest.get(name)?;
+        if hub::is_downloaded(name) {
+            return Ok(hub::model_dir(name));
+        }
+        eprintln!("downloading model `{name}` ({}) ...", entry.description);
+        Ok(models::download_with_progress(entry)?)
+    }
+
+    pub fn load(&self) -> anyhow::Result<SamModel> {
+        let dir = self.resolve_dir()?;
+        let options = SessionOptions {
+            device: self.device,
+            encoder_threads: self.threads,
+            decoder_threads: None,
+        };
+        let model = SamModel::load(&dir, options)
+            .with_context(|| format!("cannot use the model in {}", dir.display()))?;
+        for notice in &model.notices {
+            eprintln!("warning: {notice}");
+        }
+        Ok(model)
+    }
+}
+
+/// Parses `X,Y` into a point.
+fn parse_point(s: &str) -> Result<[f32; 2], String> {
+    let v = parse_numbers(s, 2)?;
+    Ok([v[0], v[1]])
+}
+
+/// Parses `X0,Y0,X1,Y1` into a box.
+fn parse_box(s: &str) -> Result<[f32; 4], String> {
+    let v = parse_numbers(s, 4)?;
+    Ok([v[0], v[1], v[2], v[3]])
+}
+
+fn parse_numbers(s: &str, count: usize) -> Result<Vec<f32>, String> {
+    let values: Vec<f32> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f32>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("`{s}` is not {count} comma-separated numbers"))?;
+    if values.len() != count {
+        return Err(format!(
+            "`{s}` has {} numbers, expected {count}",
+            values.len()
+        ));
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_points_and_boxes() {
+        assert_eq!(parse_point("3,4.5"), Ok([3.0, 4.5]));
+        assert!(parse_point("3").is_err());
+        assert!(parse_point("a,b").is_err());
+        assert_eq!(parse_box("1,2,3,4"), Ok([1.0, 2.0, 3.0, 4.0]));
+    }
+}

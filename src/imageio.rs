@@ -1,0 +1,84 @@
+//! Reading image files into RGB images in image space (EXIF orientation applied).
+
+use std::path::{Path, PathBuf};
+
+use std::io::Read as _;
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
+
+/// Why an image could not be opened, in words for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageLoadError {
+    #[error("cannot open image {}: {error}", .path.display())]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot read image {}: {reason}", .path.display())]
+    Decode { path: PathBuf, reason: String },
+    #[error("image {} is empty (0 bytes or 0 pixels)", .path.display())]
+    Empty { path: PathBuf },
+}
+
+/// Opens an image file and returns its pixels as RGB after applying the EXIF orientation.
+///
+/// Grayscale is replicated into three channels, alpha is dropped and 16-bit samples are scaled to
+/// 8 bits, as PIL's `convert("RGB")` does for what `SamPredictor` sees.
+pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageLoadError> {
+    let decode_error = |reason: String| ImageLoadError::Decode {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let io_error = |error| ImageLoadError::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    let reader = ImageReader::open(path)
+        .map_err(io_error)?
+        .with_guessed_format()
+        .map_err(io_error)?;
+    let mut head = [0u8; 64];
+    let head_len = read_head(path, &mut head).map_err(io_error)?;
+    if head_len == 0 {
+        return Err(ImageLoadError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    if image::guess_format(&head[..head_len]).is_err() {
+        let reason = match ImageFormat::from_path(path) {
+            Ok(format) => format!(
+                "the file is not a {} image (its content does not match its extension)",
+                format!("{format:?}").to_uppercase()
+            ),
+            Err(_) => "not an image in a supported format (PNG, JPEG, TIFF, WebP, BMP, GIF)".into(),
+        };
+        return Err(decode_error(reason));
+    }
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| decode_error(e.to_string()))?;
+    let orientation = decoder
+        .orientation()
+        .map_err(|e| decode_error(e.to_string()))?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(e.to_string()))?;
+    image.apply_orientation(orientation);
+    if image.width() == 0 || image.height() == 0 {
+        return Err(ImageLoadError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(image.into_rgb8())
+}
+
+/// Reads up to `buf.len()` bytes from the start of the file.
+fn read_head(path: &Path, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut file = std::fs::File::open(path)?;
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}

@@ -1,0 +1,8 @@
+//! samlabel: label images with Segment Anything.
+//!
+//! The data flow is `image file → RgbImage → embedding → prompt → low-res logits → Mask`; see
+//! ARCHITECTURE.md for which module owns each step.
+
+pub mod annotate;
+pub mod imageio;
+pub mod sam;

@@ -1,0 +1,351 @@
+//! `Embedding` + `Prompt` → candidate low-res masks with predicted IoU.
+
+use ort::value::TensorRef;
+
+use super::SamError;
+use super::encoder::Embedding;
+use super::model::SamModel;
+
+/// Side of the decoder's low-res mask logits.
+pub const LOW_RES: usize = 256;
+
+/// Decoder point labels (the official ONNX export's convention).
+pub mod label {
+    pub const PADDING: f32 = -1.0;
+    pub const BACKGROUND: f32 = 0.0;
+    pub const FOREGROUND: f32 = 1.0;
+    pub const BOX_TOP_LEFT: f32 = 2.0;
+    pub const BOX_BOTTOM_RIGHT: f32 = 3.0;
+}
+
+/// A click: a point in image pixels, positive (on the object) or negative.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PointPrompt {
+    pub point_in_image: [f32; 2],
+    pub positive: bool,
+}
+
+/// Everything the user said about one object, in image space.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prompt {
+    pub points: Vec<PointPrompt>,
+    /// `[x0, y0, x1, y1]` in image pixels.
+    pub box_in_image: Option<[f32; 4]>,
+    /// Low-res logits (`256 x 256`) of the previous answer, for iterative refinement.
+    pub mask_input: Option<Vec<f32>>,
+}
+
+/// Why a prompt cannot be decoded, in words for the user.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PromptError {
+    #[error("no prompt: give at least one point or a box")]
+    Empty,
+    #[error("point ({x}, {y}) is not a number")]
+    NotFinite { x: f32, y: f32 },
+    #[error("point ({x}, {y}) is outside the {width}x{height} image")]
+    OutsideImage {
+        x: f32,
+        y: f32,
+        width: u32,
+        height: u32,
+    },
+    #[error("box ({x0}, {y0}, {x1}, {y1}) has zero or negative width or height")]
+    DegenerateBox { x0: f32, y0: f32, x1: f32, y1: f32 },
+    #[error("mask input has {0} values, expected 256x256")]
+    BadMaskInput(usize),
+}
+
+impl Prompt {
+    pub fn is_single_point(&self) -> bool {
+        self.points.len() == 1 && self.box_in_image.is_none()
+    }
+
+    /// Checks the prompt against an image of `width x height` pixels.
+    pub fn validate(&self, width: u32, height: u32) -> Result<(), PromptError> {
+        if self.points.is_empty() && self.box_in_image.is_none() {
+            return Err(PromptError::Empty);
+        }
+        let check = |x: f32, y: f32| {
+            if !x.is_finite() || !y.is_finite() {
+                return Err(PromptError::NotFinite { x, y });
+            }
+            if x < 0.0 || y < 0.0 || x > width as f32 || y > height as f32 {
+                return Err(PromptError::OutsideImage {
+                    x,
+                    y,
+                    width,
+                    height,
+                });
+            }
+            Ok(())
+        };
+        for p in &self.points {
+            check(p.point_in_image[0], p.point_in_image[1])?;
+        }
+        if let Some([x0, y0, x1, y1]) = self.box_in_image {
+            check(x0, y0)?;
+            check(x1, y1)?;
+            if x1 <= x0 || y1 <= y0 {
+                return Err(PromptError::DegenerateBox { x0, y0, x1, y1 });
+            }
+        }
+        if let Some(m) = &self.mask_input
+            && m.len() != LOW_RES * LOW_RES
+        {
+            return Err(PromptError::BadMaskInput(m.len()));
+        }
+        Ok(())
+    }
+
+    /// Decoder inputs `point_coords` (model space, `N x 2` flattened) and `point_labels` (`N`).
+    ///
+    /// Points come first, then the box corners (labels 2 and 3); without a box a padding point
+    /// `(0, 0)` with label -1 is appended, as SAM's prompt encoder does.
+    pub fn to_decoder_points(&self, embedding: &Embedding) -> (Vec<f32>, Vec<f32>) {
+        let t = &embedding.model_from_image;
+        let mut coords = Vec::with_capacity(2 * (self.points.len() + 2));
+        let mut labels = Vec::with_capacity(self.points.len() + 2);
+        for p in &self.points {
+            coords.extend_from_slice(&t.apply(p.point_in_image));
+            labels.push(if p.positive {
+                label::FOREGROUND
+            } else {
+                label::BACKGROUND
+            });
+        }
+        match self.box_in_image {
+            Some([x0, y0, x1, y1]) => {
+                coords.extend_from_slice(&t.apply([x0, y0]));
+                coords.extend_from_slice(&t.apply([x1, y1]));
+                labels.extend_from_slice(&[label::BOX_TOP_LEFT, label::BOX_BOTTOM_RIGHT]);
+            }
+            None => {
+                coords.extend_from_slice(&[0.0, 0.0]);
+                labels.push(label::PADDING);
+            }
+        }
+        (coords, labels)
+    }
+}
+
+/// The decoder's answer: `count` candidate masks as low-res logits and their predicted IoU.
+///
+/// With the official export, index 0 is the single-mask answer and 1..=3 the multimask candidates.
+#[derive(Clone, Debug)]
+pub struct Candidates {
+    /// `count x 256 x 256` logits.
+    pub low_res: Vec<f32>,
+    pub iou: Vec<f32>,
+}
+
+impl Candidates {
+    pub fn count(&self) -> usize {
+        self.iou.len()
+    }
+
+    /// Low-res logits of candidate `index`.
+    pub fn logits(&self, index: usize) -> &[f32] {
+        &self.low_res[index * LOW_RES * LOW_RES..(index + 1) * LOW_RES * LOW_RES]
+    }
+}
+
+/// Whether to pick among the multimask candidates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Multimask {
+    /// Multimask for a single point without a box (ambiguous), else the single-mask answer.
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+/// Picks the candidate to show: SamPredictor's convention for `multimask_output`.
+pub fn select_candidate(candidates: &Candidates, mode: Multimask, prompt: &Prompt) -> usize {
+    let multimask = match mode {
+        Multimask::Auto => prompt.is_single_point() && prompt.mask_input.is_none(),
+        Multimask::On => true,
+        Multimask::Off => false,
+    };
+    if !multimask || candidates.count() < 2 {
+        return 0;
+    }
+    (1..candidates.count())
+        .max_by(|&a, &b| candidates.iou[a].total_cmp(&candidates.iou[b]))
+        .unwrap_or(0)
+}
+
+impl SamModel {
+    /// Runs the prompt encoder + mask decoder for one prompt.
+    pub fn decode(
+        &mut self,
+        embedding: &Embedding,
+        prompt: &Prompt,
+    ) -> Result<Candidates, SamError> {
+        let (w, h) = embedding.model_from_image.image_size;
+        prompt.validate(w, h)?;
+        let (coords, labels) = prompt.to_decoder_points(embedding);
+        let n = labels.len() as i64;
+        let [c, eh, ew] = embedding.shape;
+        let mask_input_zeros;
+        let (mask_input, has_mask): (&[f32], f32) = match &prompt.mask_input {
+            Some(m) => (m.as_slice(), 1.0),
+            None => {
+                mask_input_zeros = vec![0.0f32; LOW_RES * LOW_RES];
+                (mask_input_zeros.as_slice(), 0.0)
+            }
+        };
+        let has_mask = [has_mask];
+        // The app upscales `low_res_masks` itself; the graph's `masks` output is computed anyway, so ask
+        // for it at the resized size, where its last resize is the cheapest it can be.
+        let (rw, rh) = embedding.model_from_image.resized_size;
+        let orig_im_size = [rh as f32, rw as f32];
+
+        let io = self.decoder_io.clone();
+        let mut inputs = ort::inputs![
+            io.image_embeddings.as_str() => TensorRef::from_array_view(([1, c, eh, ew], embedding.data.as_slice()))?,
+            io.point_coords.as_str() => TensorRef::from_array_view(([1, n, 2], coords.as_slice()))?,
+            io.point_labels.as_str() => TensorRef::from_array_view(([1, n], labels.as_slice()))?,
+            io.mask_input.as_str() => TensorRef::from_array_view(([1, 1, LOW_RES, LOW_RES], mask_input))?,
+            io.has_mask_input.as_str() => TensorRef::from_array_view(([1], &has_mask[..]))?,
+        ];
+        if let Some(name) = &io.orig_im_size {
+            inputs.push((
+                name.clone().into(),
+                TensorRef::from_array_view(([2], &orig_im_size[..]))?.into(),
+            ));
+        }
+        let outputs = self.decoder.run(inputs)?;
+        let iou_value = outputs
+            .get(&io.iou_predictions)
+            .ok_or_else(|| SamError::MissingOutput(io.iou_predictions.clone()))?;
+        let (_, iou) = iou_value.try_extract_tensor::<f32>()?;
+        let masks_value = outputs
+            .get(&io.low_res_masks)
+            .ok_or_else(|| SamError::MissingOutput(io.low_res_masks.clone()))?;
+        let (mask_shape, low_res) = masks_value.try_extract_tensor::<f32>()?;
+        let dims: Vec<usize> = mask_shape.iter().map(|&d| d.max(0) as usize).collect();
+        if dims.len() != 4
+            || dims[2] != LOW_RES
+            || dims[3] != LOW_RES
+            || dims[1] != iou.len()
+            || dims[1] == 0
+        {
+            return Err(SamError::BadOutputShape {
+                name: io.low_res_masks.clone(),
+                shape: dims,
+            });
+        }
+        Ok(Candidates {
+            low_res: low_res.to_vec(),
+            iou: iou.to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sam::preprocess::ModelFromImage;
+
+    fn embedding(width: u32, height: u32) -> Embedding {
+        Embedding {
+            data: Vec::new(),
+            shape: [256, 64, 64],
+            model_from_image: ModelFromImage::new(width, height, 1024),
+        }
+    }
+
+    fn point(x: f32, y: f32, positive: bool) -> PointPrompt {
+        PointPrompt {
+            point_in_image: [x, y],
+            positive,
+        }
+    }
+
+    #[test]
+    fn points_get_a_padding_point_without_box() {
+        let prompt = Prompt {
+            points: vec![point(100.0, 50.0, true), point(10.0, 20.0, false)],
+            ..Default::default()
+        };
+        let (coords, labels) = prompt.to_decoder_points(&embedding(512, 256));
+        assert_eq!(labels, vec![1.0, 0.0, -1.0]);
+        assert_eq!(coords, vec![200.0, 100.0, 20.0, 40.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn box_corners_follow_points_with_labels_2_and_3() {
+        let prompt = Prompt {
+            points: vec![point(100.0, 50.0, true)],
+            box_in_image: Some([10.0, 20.0, 300.0, 200.0]),
+            mask_input: None,
+        };
+        let (coords, labels) = prompt.to_decoder_points(&embedding(512, 256));
+        assert_eq!(labels, vec![1.0, 2.0, 3.0]);
+        assert_eq!(coords, vec![200.0, 100.0, 20.0, 40.0, 600.0, 400.0]);
+    }
+
+    #[test]
+    fn bad_prompts_are_refused() {
+        let p = |points: Vec<PointPrompt>, b: Option<[f32; 4]>| Prompt {
+            points,
+            box_in_image: b,
+            mask_input: None,
+        };
+        assert_eq!(p(vec![], None).validate(10, 10), Err(PromptError::Empty));
+        assert!(matches!(
+            p(vec![point(11.0, 5.0, true)], None).validate(10, 10),
+            Err(PromptError::OutsideImage { .. })
+        ));
+        assert!(matches!(
+            p(vec![point(f32::NAN, 5.0, true)], None).validate(10, 10),
+            Err(PromptError::NotFinite { .. })
+        ));
+        assert!(matches!(
+            p(vec![point(-1.0, 5.0, true)], None).validate(10, 10),
+            Err(PromptError::OutsideImage { .. })
+        ));
+        assert!(matches!(
+            p(vec![], Some([2.0, 2.0, 2.0, 8.0])).validate(10, 10),
+            Err(PromptError::DegenerateBox { .. })
+        ));
+        assert!(
+            p(vec![], Some([2.0, 2.0, 5.0, 8.0]))
+                .validate(10, 10)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn selection_follows_sam_predictor() {
+        let candidates = Candidates {
+            low_res: vec![0.0; 4 * LOW_RES * LOW_RES],
+            iou: vec![0.9, 0.2, 0.7, 0.5],
+        };
+        let one_point = Prompt {
+            points: vec![point(1.0, 1.0, true)],
+            ..Default::default()
+        };
+        let two_points = Prompt {
+            points: vec![point(1.0, 1.0, true), point(2.0, 2.0, false)],
+            ..Default::default()
+        };
+        // auto: multimask for one point → best of 1..=3, ignoring index 0.
+        assert_eq!(
+            select_candidate(&candidates, Multimask::Auto, &one_point),
+            2
+        );
+        assert_eq!(
+            select_candidate(&candidates, Multimask::Auto, &two_points),
+            0
+        );
+        assert_eq!(select_candidate(&candidates, Multimask::On, &two_points), 2);
+        assert_eq!(select_candidate(&candidates, Multimask::Off, &one_point), 0);
+        // A single-mask decoder has nothing to choose from.
+        let single = Candidates {
+            low_res: vec![0.0; LOW_RES * LOW_RES],
+            iou: vec![0.3],
+        };
+        assert_eq!(select_candidate(&single, Multimask::On, &one_point), 0);
+    }
+}

@@ -1,0 +1,71 @@
+//! Everything that touches ONNX Runtime: finding the library, loading a SAM model, encoding an image
+//! and decoding prompts into masks.
+
+pub mod decoder;
+pub mod encoder;
+pub mod hub;
+pub mod model;
+pub mod postprocess;
+pub mod preprocess;
+pub mod runtime;
+
+use crate::annotate::mask::Mask;
+
+pub use decoder::{Candidates, Multimask, PointPrompt, Prompt, PromptError, select_candidate};
+pub use encoder::{Embedding, EncodeTimings};
+pub use model::{ModelConfig, ModelError, SamModel, SessionOptions};
+pub use runtime::{Device, Provider, Runtime, RuntimeError};
+
+/// Failures while running a loaded model.
+#[derive(Debug, thiserror::Error)]
+pub enum SamError {
+    #[error(transparent)]
+    Prompt(#[from] PromptError),
+    #[error("the image is empty (0 pixels)")]
+    EmptyImage,
+    #[error("ONNX Runtime failed: {0}")]
+    Ort(#[from] ort::Error),
+    #[error("the model has no output `{0}`")]
+    MissingOutput(String),
+    #[error("the model's output `{name}` has the unexpected shape {shape:?}")]
+    BadOutputShape { name: String, shape: Vec<usize> },
+}
+
+/// One answer to a prompt: the chosen candidate as a full-resolution mask.
+#[derive(Clone, Debug)]
+pub struct Prediction {
+    pub mask: Mask,
+    /// Predicted IoU of the chosen candidate.
+    pub score: f32,
+    /// Index of the chosen candidate among the decoder's outputs.
+    pub index: usize,
+    pub candidates: Candidates,
+}
+
+impl Prediction {
+    /// Low-res logits of the chosen candidate: feed them back as `Prompt::mask_input` to refine.
+    pub fn low_res_logits(&self) -> &[f32] {
+        self.candidates.logits(self.index)
+    }
+}
+
+impl SamModel {
+    /// Decodes `prompt`, picks a candidate and upscales it to the image size.
+    pub fn predict(
+        &mut self,
+        embedding: &Embedding,
+        prompt: &Prompt,
+        multimask: Multimask,
+    ) -> Result<Prediction, SamError> {
+        let candidates = self.decode(embedding, prompt)?;
+        let index = select_candidate(&candidates, multimask, prompt);
+        let mask =
+            postprocess::mask_in_image(candidates.logits(index), &embedding.model_from_image);
+        Ok(Prediction {
+            mask,
+            score: candidates.iou[index],
+            index,
+            candidates,
+        })
+    }
+}

@@ -1,0 +1,536 @@
+//! A SAM model on disk: `encoder.onnx` + `decoder.onnx` (+ optional `model.json`), loaded into two
+//! ONNX Runtime sessions whose input and output names are read from the graphs and checked against the
+//! SAM interface.
+
+use std::path::{Path, PathBuf};
+
+use ort::session::Session;
+use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
+use ort::value::ValueType;
+use serde::Deserialize;
+
+use super::preprocess::{PIXEL_MEAN, PIXEL_STD};
+use super::runtime::{self, Device, Provider, Runtime, RuntimeError};
+
+/// Typed failures of loading a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+
+    #[error("model directory {} does not exist", .0.display())]
+    MissingDir(PathBuf),
+
+    #[error("{} is missing: a model directory holds encoder.onnx and decoder.onnx", .0.display())]
+    MissingFile(PathBuf),
+
+    #[error("{} is not a valid model.json: {reason}", .path.display())]
+    BadConfig { path: PathBuf, reason: String },
+
+    #[error("{} could not be loaded by ONNX Runtime: {reason}", .path.display())]
+    Load { path: PathBuf, reason: String },
+
+    #[error("{} is not a SAM {part}: {mismatch}", .path.display())]
+    Interface {
+        path: PathBuf,
+        part: &'static str,
+        mismatch: String,
+    },
+}
+
+/// Optional `model.json` next to the ONNX files.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default = "default_encoder")]
+    pub encoder: String,
+    #[serde(default = "default_decoder")]
+    pub decoder: String,
+    /// Side of the square encoder input.
+    #[serde(default = "default_input_size")]
+    pub input_size: u32,
+    #[serde(default = "default_mean")]
+    pub pixel_mean: [f32; 3],
+    #[serde(default = "default_std")]
+    pub pixel_std: [f32; 3],
+    /// Whether the encoder graph normalizes and pads itself (samexporter's `--use-preprocess`).
+    /// Detected from the encoder's input when absent.
+    #[serde(default)]
+    pub preprocess_in_graph: Option<bool>,
+}
+
+fn default_encoder() -> String {
+    "encoder.onnx".into()
+}
+fn default_decoder() -> String {
+    "decoder.onnx".into()
+}
+fn default_input_size() -> u32 {
+    1024
+}
+fn default_mean() -> [f32; 3] {
+    PIXEL_MEAN
+}
+fn default_std() -> [f32; 3] {
+    PIXEL_STD
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            encoder: default_encoder(),
+            decoder: default_decoder(),
+            input_size: default_input_size(),
+            pixel_mean: PIXEL_MEAN,
+            pixel_std: PIXEL_STD,
+            preprocess_in_graph: None,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Reads `model.json` from `dir`, or the defaults when there is none.
+    pub fn from_dir(dir: &Path) -> Result<Self, ModelError> {
+        let path = dir.join("model.json");
+        if !path.exists() {
+            return Ok(Self::default());
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| ModelError::BadConfig {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let de = &mut serde_json::Deserializer::from_str(&text);
+        let config: Self =
+            serde_path_to_error::deserialize(de).map_err(|e| ModelError::BadConfig {
+                path: path.clone(),
+                reason: if e.path().iter().next().is_some() {
+                    format!("at `{}`: {}", e.path(), e.inner())
+                } else {
+                    e.inner().to_string()
+                },
+            })?;
+        if config.input_size == 0 || !config.input_size.is_multiple_of(16) {
+            return Err(ModelError::BadConfig {
+                path,
+                reason: format!(
+                    "input_size {} is not a positive multiple of 16",
+                    config.input_size
+                ),
+            });
+        }
+        if config.pixel_std.iter().any(|s| !s.is_finite() || *s == 0.0) {
+            return Err(ModelError::BadConfig {
+                path,
+                reason: "pixel_std must be finite and non-zero".into(),
+            });
+        }
+        Ok(config)
+    }
+}
+
+/// How the encoder wants its input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EncoderInput {
+    /// `[1, 3, S, S]`, normalized and zero-padded by the app.
+    Nchw { name: String },
+    /// `[H, W, 3]` floats in 0..255, resized by the app; the graph normalizes and pads.
+    HwcInGraph { name: String },
+}
+
+/// Input and output names of the SAM decoder, as found in the graph.
+#[derive(Clone, Debug)]
+pub struct DecoderIo {
+    pub image_embeddings: String,
+    pub point_coords: String,
+    pub point_labels: String,
+    pub mask_input: String,
+    pub has_mask_input: String,
+    pub orig_im_size: Option<String>,
+    pub iou_predictions: String,
+    pub low_res_masks: String,
+}
+
+/// Session options the caller can tune.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SessionOptions {
+    pub device: Device,
+    /// Intra-op threads for the encoder; `None` = all cores.
+    pub encoder_threads: Option<usize>,
+    /// Intra-op threads for the decoder; `None` = a measured default.
+    pub decoder_threads: Option<usize>,
+}
+
+/// A loaded SAM model: two sessions and what we learnt about their interface.
+pub struct SamModel {
+    pub name: String,
+    pub dir: PathBuf,
+    pub config: ModelConfig,
+    pub encoder: Session,
+    pub decoder: Session,
+    pub encoder_input: EncoderInput,
+    pub encoder_output: String,
+    /// `[C, H, W]` of the embedding.
+    pub embedding_shape: [usize; 3],
+    pub decoder_io: DecoderIo,
+    pub provider: Provider,
+    /// Why a requested provider is not used, in words for the user.
+    pub notices: Vec<String>,
+}
+
+impl SamModel {
+    /// Loads `encoder.onnx` and `decoder.onnx` from `dir`.
+    pub fn load(dir: &Path, options: SessionOptions) -> Result<Self, ModelError> {
+        if !dir.is_dir() {
+            return Err(ModelError::MissingDir(dir.to_path_buf()));
+        }
+        let config = ModelConfig::from_dir(dir)?;
+        let encoder_path = dir.join(&config.encoder);
+        let decoder_path = dir.join(&config.decoder);
+        for path in [&encoder_path, &decoder_path] {
+            if !path.is_file() {
+                return Err(ModelError::MissingFile(path.clone()));
+            }
+        }
+        let runtime = Runtime::get()?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let encoder_threads = options.encoder_threads.unwrap_or(cores);
+        // The decoder is small: beyond a few threads, synchronisation costs more than it saves.
+        let decoder_threads = options.decoder_threads.unwrap_or(cores.min(4));
+
+        let mut notices = Vec::new();
+        let (encoder, provider) = open_session(
+            runtime,
+            &encoder_path,
+            options.device,
+            encoder_threads,
+            &mut notices,
+        )?;
+        // The decoder runs on whatever the encoder got, so both agree and notices are not repeated.
+        let device = match provider {
+            Provider::Cpu => Device::Cpu,
+            Provider::Cuda => Device::Cuda,
+            Provider::CoreMl => Device::Coreml,
+        };
+        let (decoder, _) = open_session(
+            runtime,
+            &decoder_path,
+            device,
+            decoder_threads,
+            &mut notices,
+        )?;
+
+        let (encoder_input, encoder_output, embedding_shape) =
+            inspect_encoder(&encoder, &encoder_path, &config)?;
+        let decoder_io = inspect_decoder(&decoder, &decoder_path, embedding_shape)?;
+        let name = config.name.clone().unwrap_or_else(|| {
+            dir.file_name().map_or_else(
+                || dir.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        });
+        Ok(Self {
+            name,
+            dir: dir.to_path_buf(),
+            config,
+            encoder,
+            decoder,
+            encoder_input,
+            encoder_output,
+            embedding_shape,
+            decoder_io,
+            provider,
+            notices,
+        })
+    }
+}
+
+fn builder(runtime: &Runtime, threads: usize) -> Result<SessionBuilder, String> {
+    Session::builder(runtime.environment())
+        .and_then(|b| {
+            b.with_optimization_level(GraphOptimizationLevel::All)
+                .map_err(Into::into)
+        })
+        .and_then(|b| b.with_intra_threads(threads.max(1)).map_err(Into::into))
+        .map_err(|e: ort::Error| e.to_string())
+}
+
+/// Opens one session on the best provider that works, falling back to CPU with a notice.
+fn open_session(
+    runtime: &Runtime,
+    path: &Path,
+    device: Device,
+    threads: usize,
+    notices: &mut Vec<String>,
+) -> Result<(Session, Provider), ModelError> {
+    let load_error = |reason: String| ModelError::Load {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let explicit = device != Device::Auto;
+    for provider in runtime::candidates(device) {
+        let mut b = builder(runtime, threads).map_err(load_error)?;
+        let attempt = runtime::register(runtime, provider, &mut b).and_then(|()| {
+            b.commit_from_file(path)
+                .map_err(|e| runtime::explain_provider_error(provider, &e.to_string()))
+        });
+        match attempt {
+            Ok(session) => return Ok((session, provider)),
+            Err(reason) => {
+                // `auto` silently skips providers that are not in this build; anything else is news.
+                if explicit || runtime.has_provider(provider.ort_name()) {
+                    let notice = format!("{provider} is not used, running on CPU: {reason}");
+                    if !notices.contains(&notice) {
+                        notices.push(notice);
+                    }
+                }
+            }
+        }
+    }
+    let mut b = builder(runtime, threads).map_err(load_error)?;
+    let session = b.commit_from_file(path).map_err(|e| {
+        let message = e.to_string();
+        load_error(if message.contains("Protobuf parsing failed") {
+            format!("{message} (the file is not an ONNX model, or it is damaged or incomplete)")
+        } else {
+            message
+        })
+    })?;
+    Ok((session, Provider::Cpu))
+}
+
+fn tensor_shape(dtype: &ValueType) -> Option<Vec<i64>> {
+    dtype.tensor_shape().map(|s| s.iter().copied().collect())
+}
+
+fn dims_match(actual: &[i64], expected: &[i64]) -> bool {
+    actual.len() == expected.len()
+        && actual
+            .iter()
+            .zip(expected)
+            .all(|(&a, &e)| a < 0 || e < 0 || a == e)
+}
+
+fn fmt_shape(shape: &[i64]) -> String {
+    let dims: Vec<String> = shape
+        .iter()
+        .map(|&d| if d < 0 { "?".into() } else { d.to_string() })
+        .collect();
+    format!("[{}]", dims.join(", "))
+}
+
+fn inspect_encoder(
+    session: &Session,
+    path: &Path,
+    config: &ModelConfig,
+) -> Result<(EncoderInput, String, [usize; 3]), ModelError> {
+    let mismatch = |m: String| ModelError::Interface {
+        path: path.to_path_buf(),
+        part: "image encoder",
+        mismatch: m,
+    };
+    let inputs = session.inputs();
+    if inputs.len() != 1 {
+        return Err(mismatch(format!(
+            "expected one image input, found {} ({})",
+            inputs.len(),
+            inputs
+                .iter()
+                .map(|i| i.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let input = &inputs[0];
+    let shape = tensor_shape(input.dtype())
+        .ok_or_else(|| mismatch(format!("input `{}` is not a tensor", input.name())))?;
+    let s = i64::from(config.input_size);
+    let in_graph = match config.preprocess_in_graph {
+        Some(v) => v,
+        None => shape.len() == 3,
+    };
+    let encoder_input = if in_graph {
+        if !dims_match(&shape, &[-1, -1, 3]) {
+            return Err(mismatch(format!(
+                "input `{}` has shape {}, expected [H, W, 3] for an encoder that preprocesses in the graph",
+                input.name(),
+                fmt_shape(&shape)
+            )));
+        }
+        EncoderInput::HwcInGraph {
+            name: input.name().to_string(),
+        }
+    } else {
+        if !dims_match(&shape, &[1, 3, s, s]) {
+            return Err(mismatch(format!(
+                "input `{}` has shape {}, expected [1, 3, {s}, {s}] or [H, W, 3]",
+                input.name(),
+                fmt_shape(&shape)
+            )));
+        }
+        EncoderInput::Nchw {
+            name: input.name().to_string(),
+        }
+    };
+
+    let outputs = session.outputs();
+    let output = outputs
+        .iter()
+        .find(|o| o.name() == "image_embeddings")
+        .or_else(|| {
+            outputs.iter().find(|o| {
+                tensor_shape(o.dtype())
+                    .is_some_and(|sh| sh.len() == 4 && (sh[1] == 256 || sh[1] < 0))
+            })
+        })
+        .ok_or_else(|| {
+            mismatch(format!(
+                "no `image_embeddings` output of shape [1, 256, 64, 64] (outputs: {})",
+                outputs
+                    .iter()
+                    .map(|o| o.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    let out_shape = tensor_shape(output.dtype()).unwrap_or_default();
+    if out_shape.len() != 4 {
+        return Err(mismatch(format!(
+            "output `{}` has shape {}, expected [1, C, H, W]",
+            output.name(),
+            fmt_shape(&out_shape)
+        )));
+    }
+    let grid = (config.input_size / 16) as usize;
+    let dim = |d: i64, default: usize| if d > 0 { d as usize } else { default };
+    let embedding_shape = [
+        dim(out_shape[1], 256),
+        dim(out_shape[2], grid),
+        dim(out_shape[3], grid),
+    ];
+    Ok((encoder_input, output.name().to_string(), embedding_shape))
+}
+
+fn inspect_decoder(
+    session: &Session,
+    path: &Path,
+    embedding_shape: [usize; 3],
+) -> Result<DecoderIo, ModelError> {
+    let mismatch = |m: String| ModelError::Interface {
+        path: path.to_path_buf(),
+        part: "mask decoder",
+        mismatch: m,
+    };
+    let input_names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+    let output_names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+    let need_input = |name: &str| -> Result<String, ModelError> {
+        input_names
+            .contains(&name)
+            .then(|| name.to_string())
+            .ok_or_else(|| {
+                mismatch(format!(
+                    "missing input `{name}` (inputs: {})",
+                    input_names.join(", ")
+                ))
+            })
+    };
+    let need_output = |name: &str| -> Result<String, ModelError> {
+        output_names
+            .contains(&name)
+            .then(|| name.to_string())
+            .ok_or_else(|| {
+                mismatch(format!(
+                    "missing output `{name}` (outputs: {})",
+                    output_names.join(", ")
+                ))
+            })
+    };
+    let io = DecoderIo {
+        image_embeddings: need_input("image_embeddings")?,
+        point_coords: need_input("point_coords")?,
+        point_labels: need_input("point_labels")?,
+        mask_input: need_input("mask_input")?,
+        has_mask_input: need_input("has_mask_input")?,
+        orig_im_size: input_names
+            .contains(&"orig_im_size")
+            .then(|| "orig_im_size".to_string()),
+        iou_predictions: need_output("iou_predictions")?,
+        low_res_masks: need_output("low_res_masks")?,
+    };
+    if let Some(input) = session
+        .inputs()
+        .iter()
+        .find(|i| i.name() == io.image_embeddings)
+    {
+        let shape = tensor_shape(input.dtype()).unwrap_or_default();
+        let expected = [
+            1,
+            embedding_shape[0] as i64,
+            embedding_shape[1] as i64,
+            embedding_shape[2] as i64,
+        ];
+        if !dims_match(&shape, &expected) {
+            return Err(mismatch(format!(
+                "input `image_embeddings` has shape {}, but the encoder produces {}: encoder and decoder do \
+                 not belong together",
+                fmt_shape(&shape),
+                fmt_shape(&expected)
+            )));
+        }
+    }
+    if let Some(input) = session
+        .inputs()
+        .iter()
+        .find(|i| i.name() == io.point_coords)
+    {
+        let shape = tensor_shape(input.dtype()).unwrap_or_default();
+        if !dims_match(&shape, &[1, -1, 2]) {
+            return Err(mismatch(format!(
+                "input `point_coords` has shape {}, expected [1, N, 2]",
+                fmt_shape(&shape)
+            )));
+        }
+    }
+    Ok(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_and_errors() {
+        let dir = std::env::temp_dir().join(format!("samlabel-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = ModelConfig::from_dir(&dir).unwrap();
+        assert_eq!(config.input_size, 1024);
+        assert_eq!(config.encoder, "encoder.onnx");
+
+        std::fs::write(
+            dir.join("model.json"),
+            r#"{"preprocess_in_graph": true, "input_size": 1024}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            ModelConfig::from_dir(&dir).unwrap().preprocess_in_graph,
+            Some(true)
+        );
+
+        std::fs::write(dir.join("model.json"), r#"{"input_size": "big"}"#).unwrap();
+        let err = ModelConfig::from_dir(&dir).unwrap_err().to_string();
+        assert!(
+            err.contains("model.json") && err.contains("input_size"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn shapes_with_dynamic_dims_match() {
+        assert!(dims_match(&[1, 3, -1, -1], &[1, 3, 1024, 1024]));
+        assert!(!dims_match(&[1, 3, 512, 512], &[1, 3, 1024, 1024]));
+        assert!(!dims_match(&[3, 1024, 1024], &[1, 3, 1024, 1024]));
+    }
+}

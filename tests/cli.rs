@@ -1,0 +1,301 @@
+//! The `samlabel` binary: `segment` on every fixture case, `doctor`, `bench`, and every failure path
+//! (exit code 2, one clear line on stderr, never a panic).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use samlabel::annotate::mask::Mask;
+
+fn samlabel() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_samlabel"));
+    // Keep tests off the user's cache and off the network.
+    cmd.env(
+        "SAMLABEL_CACHE_DIR",
+        std::env::temp_dir().join("samlabel-test-cache-empty"),
+    );
+    cmd.env_remove("ORT_DYLIB_PATH");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().expect("samlabel runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "panic in stderr: {stderr}");
+    (out, stdout, stderr)
+}
+
+/// Runs a command that must fail as a user error: exit code 2 and one line on stderr that contains
+/// every one of `needles`.
+fn expect_failure(cmd: &mut Command, needles: &[&str]) -> String {
+    let (out, _, stderr) = run(cmd);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one stderr line, got: {stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "`{needle}` not in: {stderr}");
+    }
+    stderr
+}
+
+fn segment_case(image: &Path, model_dir: &Path, case: &common::Case, output: &Path) -> Command {
+    let mut cmd = samlabel();
+    cmd.arg("segment")
+        .arg(image)
+        .arg("--model-dir")
+        .arg(model_dir);
+    for (p, &l) in case.points.iter().zip(&case.labels) {
+        cmd.arg(if l == 1 { "--point" } else { "--negative" })
+            .arg(format!("{},{}", p[0], p[1]));
+    }
+    if let Some([x0, y0, x1, y1]) = case.bbox {
+        cmd.arg("--box").arg(format!("{x0},{y0},{x1},{y1}"));
+    }
+    cmd.arg("--output").arg(output);
+    cmd
+}
+
+fn check_segment_cases(model_dir: &Path, tag: &str) {
+    let cases = common::cases();
+    let out_dir = common::temp_dir(tag);
+    // The CLI has no mask input: refinement cases are covered by the pipeline test.
+    for case in cases.cases.iter().filter(|c| c.mask_input.is_none()) {
+        let image = common::fixtures().join(&cases.image(&case.image).file);
+        let output = out_dir.join(format!("{}.png", case.name));
+        let (out, stdout, stderr) = run(&mut segment_case(&image, model_dir, case, &output));
+        assert!(out.status.success(), "{}: {stderr}", case.name);
+        let got = Mask::from_gray(&image::open(&output).unwrap().to_luma8());
+        let iou = got.iou(&case.expected_mask());
+        println!("{:<40} IoU {iou:.5}", case.name);
+        assert!(iou >= 0.99, "{}: IoU {iou}", case.name);
+
+        let line: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+        assert_eq!(line["area"], got.area(), "{}", case.name);
+        assert_eq!(line["bbox"], serde_json::json!(got.bbox()), "{}", case.name);
+        assert!((line["score"].as_f64().unwrap() - f64::from(case.score)).abs() < 1e-2);
+        let png = image::open(&output).unwrap();
+        assert_eq!(png.color(), image::ColorType::L8);
+    }
+    std::fs::remove_dir_all(out_dir).unwrap();
+}
+
+#[test]
+fn segment_reproduces_every_fixture_case() {
+    check_segment_cases(&common::model_dir(), "cli-nchw");
+}
+
+#[test]
+fn segment_works_with_ingraph_encoder() {
+    let dir = common::ingraph_model_dir("cli");
+    check_segment_cases(&dir, "cli-ingraph");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn first_image() -> PathBuf {
+    let cases = common::cases();
+    common::fixtures().join(&cases.images[0].file)
+}
+
+#[test]
+fn segment_refuses_bad_prompts_and_images() {
+    let dir = common::temp_dir("cli-bad");
+    let out = dir.join("m.png");
+    let image = first_image();
+    let model = common::model_dir();
+    let seg = |image: &Path| {
+        let mut c = samlabel();
+        c.arg("segment")
+            .arg(image)
+            .arg("--model-dir")
+            .arg(&model)
+            .arg("--output")
+            .arg(&out);
+        c
+    };
+
+    expect_failure(&mut seg(&image), &["no prompt"]);
+    expect_failure(seg(&image).args(["--point", "100000,5"]), &["outside"]);
+    expect_failure(seg(&image).args(["--point", "-3,5"]), &["outside"]);
+    expect_failure(seg(&image).args(["--point", "NaN,5"]), &["not a number"]);
+    expect_failure(seg(&image).args(["--box", "10,10,10,50"]), &["zero"]);
+    expect_failure(seg(&image).args(["--point", "1,2,3"]), &["expected 2"]);
+
+    expect_failure(
+        seg(&dir.join("missing.png")).args(["--point", "1,1"]),
+        &["missing.png"],
+    );
+    let text = dir.join("notes.jpg");
+    std::fs::write(&text, "this is not an image").unwrap();
+    expect_failure(seg(&text).args(["--point", "1,1"]), &["notes.jpg"]);
+    let empty = dir.join("empty.png");
+    std::fs::write(&empty, b"").unwrap();
+    expect_failure(seg(&empty).args(["--point", "1,1"]), &["empty.png"]);
+    let truncated = dir.join("truncated.png");
+    let bytes = std::fs::read(&image).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    expect_failure(seg(&truncated).args(["--point", "1,1"]), &["truncated.png"]);
+
+    // Writing into a folder that does not exist.
+    let mut c = samlabel();
+    c.arg("segment")
+        .arg(&image)
+        .arg("--model-dir")
+        .arg(&model)
+        .args(["--point", "5,5"]);
+    c.arg("--output").arg(dir.join("no/such/dir/m.png"));
+    expect_failure(&mut c, &["cannot write"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bad_models_are_refused_with_the_reason() {
+    let dir = common::temp_dir("cli-models");
+    let image = first_image();
+    let seg = |model: &Path| {
+        let mut c = samlabel();
+        c.arg("segment")
+            .arg(&image)
+            .arg("--model-dir")
+            .arg(model)
+            .args(["--point", "5,5"]);
+        c.arg("--output").arg(dir.join("m.png"));
+        c
+    };
+    let fixture = common::model_dir();
+    let make = |name: &str, encoder: Option<&Path>, decoder: Option<&Path>| {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        if let Some(e) = encoder {
+            std::fs::copy(e, d.join("encoder.onnx")).unwrap();
+        }
+        if let Some(e) = decoder {
+            std::fs::copy(e, d.join("decoder.onnx")).unwrap();
+        }
+        d
+    };
+    let encoder = fixture.join("encoder.onnx");
+    let decoder = fixture.join("decoder.onnx");
+
+    expect_failure(&mut seg(&dir.join("nowhere")), &["does not exist"]);
+    let no_decoder = make("no-decoder", Some(&encoder), None);
+    expect_failure(&mut seg(&no_decoder), &["decoder.onnx", "missing"]);
+
+    let random = dir.join("random.onnx");
+    std::fs::write(
+        &random,
+        (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let garbage = make("garbage", Some(&random), Some(&decoder));
+    expect_failure(&mut seg(&garbage), &["encoder.onnx", "could not be loaded"]);
+
+    // A decoder where the encoder belongs: a valid ONNX model that is not a SAM encoder.
+    let swapped = make("swapped", Some(&decoder), Some(&decoder));
+    expect_failure(&mut seg(&swapped), &["not a SAM image encoder"]);
+    let swapped_dec = make("swapped-dec", Some(&encoder), Some(&encoder));
+    expect_failure(
+        &mut seg(&swapped_dec),
+        &["not a SAM mask decoder", "image_embeddings"],
+    );
+
+    let bad_json = make("bad-json", Some(&encoder), Some(&decoder));
+    std::fs::write(bad_json.join("model.json"), "{\"input_size\": \"big\"").unwrap();
+    expect_failure(&mut seg(&bad_json), &["model.json"]);
+    let typo = make("typo-json", Some(&encoder), Some(&decoder));
+    std::fs::write(typo.join("model.json"), r#"{"input_sise": 1024}"#).unwrap();
+    expect_failure(&mut seg(&typo), &["model.json", "input_sise"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn missing_or_broken_onnx_runtime_is_explained() {
+    let dir = common::temp_dir("cli-ort");
+    let image = first_image();
+    let mut c = samlabel();
+    c.env("ORT_DYLIB_PATH", dir.join("libonnxruntime.so"));
+    c.arg("segment")
+        .arg(&image)
+        .arg("--model-dir")
+        .arg(common::model_dir())
+        .args(["--point", "5,5"]);
+    c.arg("--output").arg(dir.join("m.png"));
+    expect_failure(
+        &mut c,
+        &[
+            "ONNX Runtime library was not found",
+            "setup-ort.sh",
+            "ORT_DYLIB_PATH",
+        ],
+    );
+
+    let fake = dir.join("libonnxruntime.so");
+    std::fs::write(&fake, "not a shared library").unwrap();
+    let mut c = samlabel();
+    c.env("ORT_DYLIB_PATH", &fake).arg("doctor");
+    expect_failure(
+        &mut c,
+        &["could not load the ONNX Runtime library", "setup-ort.sh"],
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn doctor_reports_library_providers_and_model() {
+    let (out, stdout, stderr) = run(samlabel()
+        .arg("doctor")
+        .arg("--model-dir")
+        .arg(common::model_dir()));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("ONNX Runtime: 1."), "{stdout}");
+    assert!(stdout.contains("CPUExecutionProvider"), "{stdout}");
+    assert!(stdout.contains("CUDA:"), "{stdout}");
+    assert!(stdout.contains("encoder input: `images`"), "{stdout}");
+
+    // Asking for CUDA on a CPU-only library falls back with a warning that says why.
+    let (out, stdout, _) = run(samlabel()
+        .args(["doctor", "--device", "cuda", "--model-dir"])
+        .arg(common::model_dir()));
+    assert!(out.status.success());
+    if !stdout.contains("CUDA: available") {
+        assert!(stdout.contains("runs on: CPU"), "{stdout}");
+        assert!(stdout.contains("warning: CUDA is not used"), "{stdout}");
+    }
+}
+
+#[test]
+fn bench_prints_the_json_yardstick() {
+    let (out, stdout, stderr) = run(samlabel()
+        .arg("bench")
+        .arg("--model-dir")
+        .arg(common::model_dir())
+        .arg(first_image())
+        .args(["--clicks", "5"]));
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    for key in ["image_load_ms", "preprocess_ms", "encoder_ms"] {
+        assert!(v[key].as_f64().is_some(), "{key} in {v}");
+    }
+    for key in ["decoder_ms", "postprocess_full_ms"] {
+        assert!(
+            v[key]["p50"].as_f64().is_some() && v[key]["p95"].as_f64().is_some(),
+            "{key} in {v}"
+        );
+    }
+}
+
+#[test]
+fn models_list_names_the_known_models() {
+    let (out, stdout, _) = run(samlabel().args(["models", "list"]));
+    assert!(out.status.success());
+    for name in ["mobile-sam", "sam-vit-b", "sam-vit-l", "sam-vit-h"] {
+        assert!(stdout.contains(name), "{stdout}");
+    }
+    expect_failure(
+        samlabel().args(["models", "download", "sam-vit-q"]),
+        &["unknown model", "sam-vit-b"],
+    );
+}

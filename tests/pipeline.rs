@@ -1,0 +1,96 @@
+//! The Rust pipeline reproduces the official `SamPredictor` on every fixture case.
+
+mod common;
+
+use std::path::Path;
+
+use samlabel::imageio;
+use samlabel::sam::{Multimask, SamModel, SessionOptions};
+
+const MIN_IOU: f64 = 0.99;
+
+fn check_all_cases(model_dir: &Path) {
+    let cases = common::cases();
+    let mut model =
+        SamModel::load(model_dir, SessionOptions::default()).expect("fixture model loads");
+    let mut worst = 1.0f64;
+    for image_case in &cases.images {
+        let image = imageio::load_rgb(&common::fixtures().join(&image_case.file)).unwrap();
+        assert_eq!(
+            (image.width(), image.height()),
+            (image_case.width, image_case.height),
+            "{}: oriented size",
+            image_case.name
+        );
+        let (embedding, _) = model.encode(&image).unwrap();
+        let [h_in, w_in] = image_case.input_size;
+        assert_eq!(
+            embedding.model_from_image.resized_size,
+            (w_in, h_in),
+            "{}",
+            image_case.name
+        );
+
+        for case in cases.cases.iter().filter(|c| c.image == image_case.name) {
+            let prompt = case.prompt();
+            let prediction = model.predict(&embedding, &prompt, Multimask::Auto).unwrap();
+            let expected = case.expected_mask();
+            let iou = prediction.mask.iou(&expected);
+            println!(
+                "{:<40} iou {iou:.5}  index {} (expected {})  score {:.4} (expected {:.4})",
+                case.name, prediction.index, case.chosen_index, prediction.score, case.score
+            );
+            assert!(iou >= MIN_IOU, "{}: IoU {iou} < {MIN_IOU}", case.name);
+            assert_eq!(
+                prediction.index, case.chosen_index,
+                "{}: chosen candidate",
+                case.name
+            );
+            assert!(
+                (prediction.score - case.score).abs() < 1e-2,
+                "{}: score",
+                case.name
+            );
+            worst = worst.min(iou);
+        }
+    }
+    println!("worst IoU over {} cases: {worst:.5}", cases.cases.len());
+}
+
+#[test]
+fn nchw_encoder_matches_official_predictor() {
+    check_all_cases(&common::model_dir());
+}
+
+#[test]
+fn ingraph_preprocessing_encoder_matches_official_predictor() {
+    let dir = common::ingraph_model_dir("pipeline");
+    check_all_cases(&dir);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn fixture_cases_cover_the_prompt_kinds() {
+    let cases = common::cases();
+    assert!(cases.images.len() >= 4);
+    assert!(cases.cases.len() >= 8);
+    assert!(
+        cases
+            .cases
+            .iter()
+            .any(|c| c.bbox.is_some() && c.points.is_empty())
+    );
+    assert!(
+        cases
+            .cases
+            .iter()
+            .any(|c| c.bbox.is_some() && !c.points.is_empty())
+    );
+    assert!(cases.cases.iter().any(|c| c.labels.contains(&0)));
+    assert!(cases.cases.iter().any(|c| c.points.len() >= 3));
+    assert!(cases.cases.iter().any(|c| c.mask_input.is_some()));
+    assert!(
+        cases.images.iter().any(|i| i.height > i.width),
+        "a portrait image"
+    );
+}
