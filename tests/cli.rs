@@ -299,3 +299,135 @@ fn models_list_names_the_known_models() {
         &["unknown model", "sam-vit-b"],
     );
 }
+
+#[test]
+fn segment_adds_to_a_coco_dataset_and_export_writes_every_format() {
+    let dir = common::temp_dir("cli-coco");
+    for name in ["coffee.png", "camera_gray.png"] {
+        std::fs::copy(common::fixtures().join("images").join(name), dir.join(name)).unwrap();
+    }
+    let dataset = dir.join("annotations.json");
+    let model = common::model_dir();
+    let segment = |image: &str, prompt: &[&str], category: Option<&str>, png: &str| {
+        let mut c = samlabel();
+        c.arg("segment")
+            .arg(dir.join(image))
+            .arg("--model-dir")
+            .arg(&model)
+            .args(prompt);
+        c.arg("--coco")
+            .arg(&dataset)
+            .arg("--output")
+            .arg(dir.join(png));
+        if let Some(category) = category {
+            c.args(["--category", category]);
+        }
+        let (out, stdout, stderr) = run(&mut c);
+        assert!(out.status.success(), "{stderr}");
+        serde_json::from_str::<serde_json::Value>(stdout.trim()).unwrap()
+    };
+    segment("coffee.png", &["--point", "300,200"], Some("cup"), "a.png");
+    segment(
+        "coffee.png",
+        &["--box", "100,50,400,300"],
+        Some("plate"),
+        "b.png",
+    );
+    let line = segment("camera_gray.png", &["--point", "200,200"], None, "c.png");
+    assert_eq!(line["annotation_id"], 3);
+    assert!(dir.join("annotations.json.bak").is_file());
+
+    let imported = samlabel::annotate::coco::load(&dataset).unwrap();
+    let ds = &imported.dataset;
+    assert!(imported.missing_images.is_empty());
+    let names: Vec<&str> = ds.categories().iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["cup", "plate", "object"]);
+    assert_eq!(ds.images().len(), 2);
+    for (ann, png) in ds.annotations().iter().zip(["a.png", "b.png", "c.png"]) {
+        let image = ds.image(ann.image_id).unwrap();
+        let mask = ann.segmentation.to_rle(image.height, image.width).to_mask();
+        let expected = Mask::from_gray(&image::open(dir.join(png)).unwrap().to_luma8());
+        assert_eq!(mask, expected, "annotation {}", ann.id);
+        assert_eq!(ann.area.as_u64(), Some(expected.area()));
+    }
+
+    for format in ["coco", "coco-polygons", "yolo-seg", "masks"] {
+        let out_dir = dir.join(format!("out-{format}"));
+        let (out, stdout, stderr) = run(samlabel()
+            .arg("export")
+            .arg(&dataset)
+            .args(["--format", format])
+            .arg("--out")
+            .arg(&out_dir));
+        assert!(out.status.success(), "{format}: {stderr}");
+        assert!(
+            stdout.contains("exported 3 annotations"),
+            "{format}: {stdout}"
+        );
+    }
+    // Polygon export: every annotation decodes to (almost) the same mask.
+    let polygons =
+        samlabel::annotate::coco::load(&dir.join("out-coco-polygons/annotations.json")).unwrap();
+    for (a, b) in polygons.dataset.annotations().iter().zip(ds.annotations()) {
+        let image = ds.image(a.image_id).unwrap();
+        let ma = a.segmentation.to_rle(image.height, image.width).to_mask();
+        let mb = b.segmentation.to_rle(image.height, image.width).to_mask();
+        assert!(ma.iou(&mb) >= 0.99, "annotation {}: {}", a.id, ma.iou(&mb));
+    }
+    let labels = std::fs::read_to_string(dir.join("out-yolo-seg/labels/coffee.txt")).unwrap();
+    let classes: Vec<&str> = labels
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(classes, ["0", "1"]);
+    assert!(
+        std::fs::read_to_string(dir.join("out-yolo-seg/data.yaml"))
+            .unwrap()
+            .contains("1: \"plate\"")
+    );
+    assert!(dir.join("out-yolo-seg/images/coffee.png").is_file());
+    let instances = image::open(dir.join("out-masks/coffee_instances.png")).unwrap();
+    assert_eq!(instances.color(), image::ColorType::L16);
+    let max = instances
+        .to_luma16()
+        .pixels()
+        .map(|p| p.0[0])
+        .max()
+        .unwrap();
+    assert_eq!(max, 2);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_broken_dataset_is_refused_and_left_untouched() {
+    let dir = common::temp_dir("cli-coco-bad");
+    let dataset = dir.join("annotations.json");
+    let broken = "{\"images\": [], \"annotations\": [{\"id\": 1}], \"categories\": []}";
+    std::fs::write(&dataset, broken).unwrap();
+    let mut c = samlabel();
+    c.arg("segment")
+        .arg(first_image())
+        .arg("--model-dir")
+        .arg(common::model_dir());
+    c.args(["--point", "5,5", "--coco"]).arg(&dataset);
+    expect_failure(&mut c, &["annotations[0].image_id"]);
+    assert_eq!(std::fs::read_to_string(&dataset).unwrap(), broken);
+    expect_failure(
+        samlabel()
+            .arg("export")
+            .arg(&dataset)
+            .arg("--out")
+            .arg(dir.join("o")),
+        &["annotations[0].image_id"],
+    );
+
+    // Saving to a folder path is refused with the reason.
+    let mut c = samlabel();
+    c.arg("segment")
+        .arg(first_image())
+        .arg("--model-dir")
+        .arg(common::model_dir());
+    c.args(["--point", "5,5", "--coco"]).arg(&dir);
+    expect_failure(&mut c, &["folder"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}

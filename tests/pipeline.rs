@@ -41,6 +41,11 @@ fn check_all_cases(model_dir: &Path) {
                 case.name, prediction.index, case.chosen_index, prediction.score, case.score
             );
             assert!(iou >= MIN_IOU, "{}: IoU {iou} < {MIN_IOU}", case.name);
+            // PNGs decode to the same pixels as PIL and the resize is Pillow's to the byte, so only
+            // float rounding inside ONNX Runtime vs torch remains.
+            if image_case.file.ends_with(".png") {
+                assert!(iou >= 0.999, "{}: IoU {iou} on a lossless image", case.name);
+            }
             assert_eq!(
                 prediction.index, case.chosen_index,
                 "{}: chosen candidate",

@@ -2,6 +2,7 @@
 
 mod bench;
 mod doctor;
+mod export;
 mod models;
 mod segment;
 
@@ -33,6 +34,8 @@ enum Command {
     Models(models::ModelsArgs),
     /// Measure image loading, encoding and per-click decoding; prints one JSON object.
     Bench(bench::BenchArgs),
+    /// Export a COCO dataset as COCO (RLE or polygons), YOLO segmentation labels or PNG masks.
+    Export(export::ExportArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor(args) => doctor::run(args),
         Command::Models(args) => models::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 

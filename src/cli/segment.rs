@@ -1,9 +1,12 @@
 //! `samlabel segment`: one prompt on one image → mask PNG + one JSON line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
+use samlabel::annotate::coco;
+use samlabel::annotate::dataset::{Annotation, Dataset, Edit};
+use samlabel::annotate::mask::Mask;
 use samlabel::imageio;
 use samlabel::sam::{Multimask, PointPrompt, Prompt};
 
@@ -28,8 +31,14 @@ pub struct SegmentArgs {
     #[arg(long, value_enum, default_value_t = Multimask::Auto)]
     multimask: Multimask,
     /// Where to write the mask (8-bit PNG, 255 inside).
-    #[arg(long, short, value_name = "MASK.png")]
-    output: PathBuf,
+    #[arg(long, short, value_name = "MASK.png", required_unless_present = "coco")]
+    output: Option<PathBuf>,
+    /// Add the mask as an annotation to this COCO dataset (created if missing).
+    #[arg(long, value_name = "OUT.json")]
+    coco: Option<PathBuf>,
+    /// Category of the annotation added with --coco (created if missing).
+    #[arg(long, value_name = "NAME", default_value = "object", requires = "coco")]
+    category: String,
 }
 
 pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
@@ -55,22 +64,95 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
         .validate(image.width(), image.height())
         .with_context(|| format!("bad prompt for {}", args.image.display()))?;
 
+    // Open the dataset before the slow part too, so a broken file is reported at once.
+    let dataset = args.coco.as_deref().map(open_or_create).transpose()?;
+
     let mut model = args.model.load()?;
     let (embedding, _) = model
         .encode(&image)
         .with_context(|| format!("encoding {} failed", args.image.display()))?;
     let prediction = model.predict(&embedding, &prompt, args.multimask)?;
 
-    prediction
-        .mask
-        .to_gray()
-        .save_with_format(&args.output, image::ImageFormat::Png)
-        .with_context(|| format!("cannot write {}", args.output.display()))?;
-    let line = serde_json::json!({
+    if let Some(output) = &args.output {
+        prediction
+            .mask
+            .to_gray()
+            .save_with_format(output, image::ImageFormat::Png)
+            .with_context(|| format!("cannot write {}", output.display()))?;
+    }
+    let mut line = serde_json::json!({
         "score": prediction.score,
         "area": prediction.mask.area(),
         "bbox": prediction.mask.bbox(),
     });
+    if let (Some(dataset_path), Some(dataset)) = (&args.coco, dataset) {
+        let id = add_to_coco(
+            dataset,
+            dataset_path,
+            &args.image,
+            &args.category,
+            &prediction.mask,
+        )?;
+        line["annotation_id"] = id.into();
+    }
     println!("{line}");
     Ok(())
+}
+
+/// Loads a COCO dataset, or starts an empty one when the file does not exist yet.
+fn open_or_create(path: &Path) -> anyhow::Result<Dataset> {
+    if !path.exists() {
+        return Ok(Dataset::new());
+    }
+    let imported = coco::load(path)?;
+    for warning in &imported.warnings {
+        eprintln!("warning: {}: {warning}", path.display());
+    }
+    Ok(imported.dataset)
+}
+
+/// Adds the mask to the dataset, with its image and category, and saves it atomically.
+fn add_to_coco(
+    mut dataset: Dataset,
+    dataset_path: &Path,
+    image_path: &Path,
+    category: &str,
+    mask: &Mask,
+) -> anyhow::Result<u64> {
+    let file_name = file_name_in_dataset(dataset_path, image_path);
+    let image_id = dataset.ensure_image(&file_name, mask.width(), mask.height())?;
+    let image = dataset.image(image_id).context("image was just added")?;
+    if (image.width, image.height) != (mask.width(), mask.height()) {
+        anyhow::bail!(
+            "{} lists {file_name} as {}x{}, but the image is {}x{}",
+            dataset_path.display(),
+            image.width,
+            image.height,
+            mask.width(),
+            mask.height()
+        );
+    }
+    let category_id = dataset.ensure_category(category)?;
+    let annotation =
+        Annotation::from_mask(dataset.next_annotation_id(), image_id, category_id, mask);
+    let id = annotation.id;
+    dataset.apply(Edit::AddAnnotation(annotation))?;
+    coco::save(&dataset, dataset_path)?;
+    Ok(id)
+}
+
+/// The image's path relative to the dataset's folder, with `/` separators (COCO `file_name`);
+/// the absolute path when the image lies outside that folder.
+fn file_name_in_dataset(dataset_path: &Path, image_path: &Path) -> String {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let root = absolute(dataset_path.parent().unwrap_or(Path::new(".")));
+    let image = absolute(image_path);
+    match image.strip_prefix(&root) {
+        Ok(rel) => rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+        Err(_) => image.to_string_lossy().into_owned(),
+    }
 }

@@ -1,10 +1,8 @@
 //! Image → encoder input, exactly as `SamPredictor` prepares it.
 //!
 //! Takes an RGB image in image space and returns the resized image (longest side = the model's input
-//! size, Pillow-style antialiased bilinear) and the normalized, zero-padded NCHW tensor.
+//! size, Pillow's antialiased bilinear, byte for byte) and the normalized, zero-padded NCHW tensor.
 
-use fast_image_resize::images::Image;
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
 
 /// ImageNet mean and std in 0..255, as SAM was trained with.
@@ -52,21 +50,120 @@ pub fn resized_size(width: u32, height: u32, target: u32) -> (u32, u32) {
     (side(width), side(height))
 }
 
-/// Resizes so that the longest side equals `target`, with Pillow's bilinear filter (a convolution
-/// whose support grows with the downscale factor, so shrinking is antialiased), as `SamPredictor` does
-/// through torchvision's PIL path.
+/// Resizes so that the longest side equals `target`, exactly as `SamPredictor` does through
+/// torchvision's PIL path (`Image.resize(size, BILINEAR)`).
 pub fn resize_longest_side(image: &RgbImage, target: u32) -> RgbImage {
     let (w, h) = resized_size(image.width(), image.height(), target);
     if (w, h) == image.dimensions() {
         return image.clone();
     }
-    let mut dst = Image::new(w, h, PixelType::U8x3);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
-    // Sizes are non-zero and the pixel types match, so resizing cannot fail.
-    Resizer::new()
-        .resize(image, &mut dst, &options)
-        .expect("resize between two U8x3 images of non-zero size");
-    RgbImage::from_raw(w, h, dst.into_vec()).expect("buffer size matches dimensions")
+    resize_bilinear_pil(image, w, h)
+}
+
+/// Fixed-point precision of Pillow's 8-bit resampling (`32 - 8 - 2`).
+const PRECISION_BITS: u32 = 22;
+
+/// Pillow's per-output-pixel filter windows: the first source index and the integer weights.
+struct Coefficients {
+    /// `(first source index, number of taps)` per output index.
+    bounds: Vec<(usize, usize)>,
+    /// `out_len x taps` fixed-point weights.
+    weights: Vec<i32>,
+    taps: usize,
+}
+
+/// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for the bilinear (triangle) filter. The
+/// support grows with the downscale factor, which is what makes shrinking antialiased.
+fn coefficients(in_len: usize, out_len: usize) -> Coefficients {
+    let scale = in_len as f64 / out_len as f64;
+    let filter_scale = scale.max(1.0);
+    let support = filter_scale; // the triangle filter's support is 1
+    let taps = support.ceil() as usize * 2 + 1;
+    let mut bounds = Vec::with_capacity(out_len);
+    let mut weights = vec![0i32; out_len * taps];
+    let mut k = vec![0.0f64; taps];
+    for out in 0..out_len {
+        let center = (out as f64 + 0.5) * scale;
+        // C's `(int)` truncates toward zero; negative starts are clamped to 0 right after.
+        let min = ((center - support + 0.5) as i64).max(0) as usize;
+        let max =
+            (((center + support + 0.5) as i64).min(in_len as i64) as usize).saturating_sub(min);
+        let mut total = 0.0;
+        for (x, kx) in k.iter_mut().enumerate().take(max) {
+            let t = ((x + min) as f64 - center + 0.5) / filter_scale;
+            let w = (1.0 - t.abs()).max(0.0);
+            *kx = w;
+            total += w;
+        }
+        for (x, &kx) in k.iter().enumerate().take(max) {
+            let normalized = if total != 0.0 { kx / total } else { 0.0 };
+            let fixed = normalized * f64::from(1u32 << PRECISION_BITS);
+            weights[out * taps + x] = if fixed < 0.0 {
+                (fixed - 0.5).trunc()
+            } else {
+                (fixed + 0.5).trunc()
+            } as i32;
+        }
+        bounds.push((min, max));
+    }
+    Coefficients {
+        bounds,
+        weights,
+        taps,
+    }
+}
+
+fn clip8(acc: i32) -> u8 {
+    (acc >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+/// Pillow's two-pass 8-bit resample: horizontal into an 8-bit image, then vertical, with Pillow's
+/// rounding at each pass, so the result is byte-identical to `Image.resize(..., BILINEAR)`.
+fn resize_bilinear_pil(image: &RgbImage, out_w: u32, out_h: u32) -> RgbImage {
+    let (in_w, in_h) = (image.width() as usize, image.height() as usize);
+    let (out_w, out_h) = (out_w as usize, out_h as usize);
+    let horizontal = coefficients(in_w, out_w);
+    let vertical = coefficients(in_h, out_h);
+    let src = image.as_raw();
+    let half = 1i32 << (PRECISION_BITS - 1);
+
+    // Only the rows the vertical pass reads go through the horizontal pass, as in Pillow.
+    let first_row = vertical.bounds.first().map_or(0, |b| b.0);
+    let last_row = vertical.bounds.last().map_or(0, |b| b.0 + b.1);
+    let rows = last_row - first_row;
+    let mut temp = vec![0u8; rows * out_w * 3];
+    for (r, out_row) in temp.chunks_exact_mut(out_w * 3).enumerate() {
+        let in_row = &src[(first_row + r) * in_w * 3..(first_row + r + 1) * in_w * 3];
+        for (x, px) in out_row.chunks_exact_mut(3).enumerate() {
+            let (min, n) = horizontal.bounds[x];
+            let k = &horizontal.weights[x * horizontal.taps..x * horizontal.taps + n];
+            let mut acc = [half; 3];
+            for (i, &w) in k.iter().enumerate() {
+                let s = &in_row[(min + i) * 3..(min + i) * 3 + 3];
+                for c in 0..3 {
+                    acc[c] += i32::from(s[c]) * w;
+                }
+            }
+            for c in 0..3 {
+                px[c] = clip8(acc[c]);
+            }
+        }
+    }
+
+    let stride = out_w * 3;
+    let mut out = vec![0u8; out_h * stride];
+    for (y, out_row) in out.chunks_exact_mut(stride).enumerate() {
+        let (min, n) = vertical.bounds[y];
+        let k = &vertical.weights[y * vertical.taps..y * vertical.taps + n];
+        for (i, v) in out_row.iter_mut().enumerate() {
+            let mut acc = half;
+            for (j, &w) in k.iter().enumerate() {
+                acc += i32::from(temp[(min - first_row + j) * stride + i]) * w;
+            }
+            *v = clip8(acc);
+        }
+    }
+    RgbImage::from_raw(out_w as u32, out_h as u32, out).expect("buffer size matches dimensions")
 }
 
 /// Writes `(x - mean) / std` of the resized image into a `1x3xTxT` NCHW tensor, zero elsewhere.
@@ -126,6 +223,33 @@ mod tests {
         let p = t.apply([10.0, 20.0]);
         assert!((p[0] - 10.0 * 1024.0 / 451.0).abs() < 1e-3);
         assert!((p[1] - 20.0 * 681.0 / 300.0).abs() < 1e-3);
+    }
+
+    fn pattern_7x5() -> RgbImage {
+        let data: Vec<u8> = (0..5 * 7 * 3).map(|i: u32| (i * 37 % 256) as u8).collect();
+        RgbImage::from_raw(7, 5, data).unwrap()
+    }
+
+    #[test]
+    fn resize_is_byte_identical_to_pillow() {
+        // numpy: (arange(5*7*3).reshape(5,7,3)*37 % 256); PIL Image.resize(size, BILINEAR)
+        let shrunk = resize_bilinear_pil(&pattern_7x5(), 3, 2);
+        assert_eq!(
+            shrunk.as_raw(),
+            &[
+                104, 86, 123, 146, 123, 100, 123, 160, 142, 105, 104, 141, 145, 122, 118, 141, 161,
+                131
+            ]
+        );
+        let grown = resize_bilinear_pil(&pattern_7x5(), 11, 9);
+        assert_eq!(
+            &grown.as_raw()[..40],
+            &[
+                0, 37, 74, 50, 87, 124, 121, 135, 172, 192, 43, 80, 169, 43, 80, 77, 114, 151, 148,
+                185, 59, 148, 185, 36, 56, 93, 107, 104, 141, 178, 154, 191, 228, 3, 40, 77, 53,
+                90, 127, 124
+            ]
+        );
     }
 
     #[test]

@@ -1,0 +1,340 @@
+//! Exports besides the project file: COCO with polygons, YOLO segmentation labels, PNG masks.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::coco::{self, CocoError, SegmentationFormat};
+use super::dataset::{Dataset, ImageEntry};
+use super::polygon::{PolygonResult, polygons_from_rle};
+use super::rle::Rle;
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Coco(#[from] CocoError),
+    #[error("cannot write {}: {error}", .path.display())]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot write {}: {reason}", .path.display())]
+    Image { path: PathBuf, reason: String },
+}
+
+fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
+    move |error| ExportError::Write {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+/// What an export did, for the summary the user sees.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportSummary {
+    pub images: usize,
+    pub annotations: usize,
+    pub polygons: usize,
+    /// Kept as RLE because the mask has holes.
+    pub rle_holes: usize,
+    /// Kept as RLE because polygons would change the mask by more than 1% IoU.
+    pub rle_lossy: usize,
+    /// Empty masks (no polygon, no YOLO line).
+    pub empty: usize,
+    /// YOLO only: holes that the format cannot express were filled.
+    pub holes_filled: usize,
+}
+
+impl std::fmt::Display for ExportSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exported {} annotations on {} images",
+            self.annotations, self.images
+        )?;
+        if self.polygons + self.rle_holes + self.rle_lossy > 0 {
+            write!(
+                f,
+                "; {} as polygons, {} kept as RLE ({} with holes, {} where polygons would change the mask by more than 1%)",
+                self.polygons,
+                self.rle_holes + self.rle_lossy,
+                self.rle_holes,
+                self.rle_lossy
+            )?;
+        }
+        if self.holes_filled > 0 {
+            write!(
+                f,
+                "; {} masks had holes that YOLO polygons cannot hold (filled)",
+                self.holes_filled
+            )?;
+        }
+        if self.empty > 0 {
+            write!(f, "; {} empty masks skipped", self.empty)?;
+        }
+        Ok(())
+    }
+}
+
+fn rle_of(dataset: &Dataset, ann: &super::dataset::Annotation) -> Rle {
+    let (h, w) = dataset
+        .image(ann.image_id)
+        .map_or((0, 0), |i| (i.height, i.width));
+    ann.segmentation.to_rle(h, w)
+}
+
+/// COCO JSON with every segmentation as compressed RLE.
+pub fn coco_rle(dataset: &Dataset, path: &Path) -> Result<ExportSummary, ExportError> {
+    coco::write_json_atomic(&coco::to_value(dataset, SegmentationFormat::Rle), path)?;
+    Ok(ExportSummary {
+        images: dataset.images().len(),
+        annotations: dataset.annotations().len(),
+        ..Default::default()
+    })
+}
+
+/// COCO JSON with polygons where they reproduce the mask, RLE elsewhere.
+pub fn coco_polygons(dataset: &Dataset, path: &Path) -> Result<ExportSummary, ExportError> {
+    let mut summary = ExportSummary {
+        images: dataset.images().len(),
+        annotations: dataset.annotations().len(),
+        ..Default::default()
+    };
+    let mut doc = coco::to_value(dataset, SegmentationFormat::Rle);
+    let annotations: Vec<Value> = dataset
+        .annotations()
+        .iter()
+        .map(|ann| {
+            let rle = rle_of(dataset, ann);
+            let segmentation = match polygons_from_rle(&rle) {
+                PolygonResult::Polygons(p) => {
+                    summary.polygons += 1;
+                    Value::from(p)
+                }
+                other => {
+                    match other {
+                        PolygonResult::Holes => summary.rle_holes += 1,
+                        PolygonResult::Empty => summary.empty += 1,
+                        _ => summary.rle_lossy += 1,
+                    }
+                    serde_json::json!({"size": [rle.height, rle.width], "counts": rle.to_compressed()})
+                }
+            };
+            coco::annotation_value(ann, segmentation)
+        })
+        .collect();
+    doc["annotations"] = Value::Array(annotations);
+    coco::write_json_atomic(&doc, path)?;
+    Ok(summary)
+}
+
+/// The path of an image's export file: the image's relative path with a new extension.
+fn sibling(out: &Path, image: &ImageEntry, suffix: &str) -> PathBuf {
+    let rel = Path::new(&image.file_name);
+    let rel = if rel.is_absolute() {
+        PathBuf::from(rel.file_name().unwrap_or_default())
+    } else {
+        rel.components()
+            .filter(|c| matches!(c, std::path::Component::Normal(_)))
+            .collect()
+    };
+    let stem = rel
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    out.join(rel.with_file_name(format!("{stem}{suffix}")))
+}
+
+fn create_parent(path: &Path) -> Result<(), ExportError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(write_error(parent))?;
+    }
+    Ok(())
+}
+
+/// YOLO segmentation: `out/images/...` (links to the images), `out/labels/....txt` with one line per
+/// annotation (`class x1 y1 x2 y2 ...`, normalized; several parts joined into one outline), and
+/// `out/data.yaml`. Class indices follow the order of the categories.
+pub fn yolo_seg(
+    dataset: &Dataset,
+    dataset_root: &Path,
+    out: &Path,
+) -> Result<ExportSummary, ExportError> {
+    let mut summary = ExportSummary {
+        images: dataset.images().len(),
+        ..Default::default()
+    };
+    for image in dataset.images() {
+        let label_path = sibling(&out.join("labels"), image, ".txt");
+        create_parent(&label_path)?;
+        let mut lines = String::new();
+        for ann in dataset.annotations_of(image.id) {
+            let Some(class) = dataset
+                .categories()
+                .iter()
+                .position(|c| c.id == ann.category_id)
+            else {
+                continue;
+            };
+            let rle = rle_of(dataset, ann);
+            let outline = match polygons_from_rle(&rle) {
+                PolygonResult::Polygons(p) => join_parts(&p),
+                PolygonResult::Empty => {
+                    summary.empty += 1;
+                    continue;
+                }
+                result @ (PolygonResult::Holes | PolygonResult::Lossy(_)) => {
+                    // YOLO has no holes and no RLE: the outer outlines are the best it can hold.
+                    if result == PolygonResult::Holes {
+                        summary.holes_filled += 1;
+                    }
+                    let filled = super::polygon::outer_outlines(&rle);
+                    if filled.is_empty() {
+                        summary.empty += 1;
+                        continue;
+                    }
+                    join_parts(&filled)
+                }
+            };
+            lines.push_str(&class.to_string());
+            for pair in outline.chunks_exact(2) {
+                let x = (pair[0] / f64::from(image.width)).clamp(0.0, 1.0);
+                let y = (pair[1] / f64::from(image.height)).clamp(0.0, 1.0);
+                lines.push_str(&format!(" {x:.6} {y:.6}"));
+            }
+            lines.push('\n');
+            summary.annotations += 1;
+        }
+        std::fs::write(&label_path, lines).map_err(write_error(&label_path))?;
+
+        let src = dataset_root.join(&image.file_name);
+        let dst = sibling(&out.join("images"), image, "");
+        let dst = dst.with_extension(Path::new(&image.file_name).extension().unwrap_or_default());
+        create_parent(&dst)?;
+        if !dst.exists() && src.is_file() && std::fs::hard_link(&src, &dst).is_err() {
+            std::fs::copy(&src, &dst).map_err(write_error(&dst))?;
+        }
+    }
+    let mut yaml = format!(
+        "# YOLO segmentation dataset exported by samlabel\npath: {}\ntrain: images\nval: images\nnames:\n",
+        out.display()
+    );
+    for (i, c) in dataset.categories().iter().enumerate() {
+        yaml.push_str(&format!(
+            "  {i}: {}\n",
+            serde_json::to_string(&c.name).unwrap_or_default()
+        ));
+    }
+    let yaml_path = out.join("data.yaml");
+    std::fs::write(&yaml_path, yaml).map_err(write_error(&yaml_path))?;
+    Ok(summary)
+}
+
+/// Joins several outlines into one closed path (YOLO has one polygon per object): each part is
+/// entered and left at the vertex nearest to the previous part, as common converters do.
+fn join_parts(parts: &[Vec<f64>]) -> Vec<f64> {
+    let mut out: Vec<f64> = parts.first().cloned().unwrap_or_default();
+    for part in &parts[1.min(parts.len())..] {
+        let n_out = out.len() / 2;
+        let n_part = part.len() / 2;
+        let (mut best, mut bi, mut bj) = (f64::MAX, 0, 0);
+        for i in 0..n_out {
+            for j in 0..n_part {
+                let d =
+                    (out[2 * i] - part[2 * j]).powi(2) + (out[2 * i + 1] - part[2 * j + 1]).powi(2);
+                if d < best {
+                    (best, bi, bj) = (d, i, j);
+                }
+            }
+        }
+        // out[..=bi] → part rotated to start at bj (closed) → back to out[bi] → rest of out.
+        let mut joined = Vec::with_capacity(out.len() + part.len() + 4);
+        joined.extend_from_slice(&out[..2 * (bi + 1)]);
+        for k in 0..=n_part {
+            let j = (bj + k) % n_part;
+            joined.extend_from_slice(&part[2 * j..2 * j + 2]);
+        }
+        joined.extend_from_slice(&out[2 * bi..]);
+        out = joined;
+    }
+    out
+}
+
+/// PNG masks: per image `<name>_instances.png` (16-bit, 0 background, k = the k-th annotation of the
+/// image) and `<name>_categories.png` (8-bit, 0 background, c = the c-th category), plus
+/// `instances.json` mapping each k back to its annotation id and category.
+pub fn masks(dataset: &Dataset, out: &Path) -> Result<ExportSummary, ExportError> {
+    let mut summary = ExportSummary {
+        images: dataset.images().len(),
+        ..Default::default()
+    };
+    let mut index = serde_json::Map::new();
+    for image in dataset.images() {
+        let (w, h) = (image.width, image.height);
+        let mut instances = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::new(w, h);
+        let mut categories = image::GrayImage::new(w, h);
+        let mut entries = Vec::new();
+        for (k, ann) in dataset.annotations_of(image.id).enumerate() {
+            let instance = u16::try_from(k + 1).unwrap_or(u16::MAX);
+            let class = dataset
+                .categories()
+                .iter()
+                .position(|c| c.id == ann.category_id)
+                .map_or(0, |c| u8::try_from(c + 1).unwrap_or(u8::MAX));
+            let mask = rle_of(dataset, ann).to_mask();
+            for (i, &v) in mask.as_bytes().iter().enumerate() {
+                if v != 0 {
+                    let (x, y) = (i as u32 % w, i as u32 / w);
+                    instances.put_pixel(x, y, image::Luma([instance]));
+                    categories.put_pixel(x, y, image::Luma([class]));
+                }
+            }
+            entries.push(serde_json::json!({"value": instance, "annotation_id": ann.id, "category_id": ann.category_id}));
+            summary.annotations += 1;
+        }
+        let inst_path = sibling(out, image, "_instances.png");
+        let cat_path = sibling(out, image, "_categories.png");
+        create_parent(&inst_path)?;
+        for (path, result) in [
+            (
+                &inst_path,
+                instances.save_with_format(&inst_path, image::ImageFormat::Png),
+            ),
+            (
+                &cat_path,
+                categories.save_with_format(&cat_path, image::ImageFormat::Png),
+            ),
+        ] {
+            result.map_err(|e| ExportError::Image {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        index.insert(image.file_name.clone(), Value::Array(entries));
+    }
+    let categories: Vec<Value> = dataset
+        .categories()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| serde_json::json!({"value": i + 1, "category_id": c.id, "name": c.name}))
+        .collect();
+    let doc = serde_json::json!({"images": index, "categories": categories});
+    coco::write_json_atomic(&doc, &out.join("instances.json"))?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_are_joined_into_one_closed_outline() {
+        let a = vec![0.0, 0.0, 2.0, 0.0, 2.0, 2.0];
+        let b = vec![5.0, 0.0, 7.0, 0.0, 7.0, 2.0];
+        let joined = join_parts(&[a.clone(), b]);
+        // a up to its vertex nearest b, all of b (closed), then back through the rest of a.
+        assert_eq!(joined.len(), a.len() + 2 * 4 + 2);
+        assert_eq!(&joined[..2], &[0.0, 0.0]);
+    }
+}
