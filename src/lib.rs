@@ -4,5 +4,6 @@
 //! ARCHITECTURE.md for which module owns each step.
 
 pub mod annotate;
+pub mod app;
 pub mod imageio;
 pub mod sam;

@@ -3,6 +3,7 @@
 mod bench;
 mod doctor;
 mod export;
+mod gui;
 mod models;
 mod segment;
 
@@ -17,11 +18,16 @@ use samlabel::sam::{Device, SamModel, SessionOptions};
 #[command(
     name = "samlabel",
     version,
-    about = "Label images with Segment Anything (SAM)"
+    about = "Label images with Segment Anything (SAM)",
+    long_about = "Label images with Segment Anything (SAM).\n\nWithout a command, opens the annotation window \
+                  on the given images or folders (or a start screen).",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    gui: gui::GuiArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,7 +45,10 @@ enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return gui::run(cli.gui);
+    };
+    match command {
         Command::Segment(args) => segment::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Models(args) => models::run(args),

@@ -40,6 +40,8 @@ pub struct Prediction {
     /// Index of the chosen candidate among the decoder's outputs.
     pub index: usize,
     pub candidates: Candidates,
+    /// The transform the logits belong to, for upscaling another candidate later.
+    pub model_from_image: preprocess::ModelFromImage,
 }
 
 impl Prediction {
@@ -66,6 +68,7 @@ impl SamModel {
             score: candidates.iou[index],
             index,
             candidates,
+            model_from_image: embedding.model_from_image,
         })
     }
 }

@@ -1,0 +1,162 @@
+//! The open dataset file: loading it, knowing what is unsaved, saving it, recent files.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::annotate::coco;
+use crate::annotate::dataset::Dataset;
+
+pub struct Project {
+    pub dataset: Dataset,
+    pub path: PathBuf,
+    /// The dataset's folder: image `file_name`s are relative to it.
+    pub root: PathBuf,
+    saved_revision: u64,
+    /// When the first unsaved edit happened.
+    dirty_since: Option<Instant>,
+    /// Set when the file exists but cannot be read: samlabel then never overwrites it.
+    pub load_error: Option<String>,
+    pub last_saved: Option<Instant>,
+}
+
+impl Project {
+    /// Opens `path`, or starts an empty dataset there if it does not exist. A file that exists but
+    /// cannot be read is never overwritten: the project stays read-only and says why.
+    pub fn open(path: &Path) -> (Self, Vec<String>) {
+        let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut warnings = Vec::new();
+        let (dataset, load_error) = if path.exists() {
+            match coco::load(path) {
+                Ok(imported) => {
+                    warnings.extend(
+                        imported
+                            .warnings
+                            .iter()
+                            .map(|w| format!("{}: {w}", path.display())),
+                    );
+                    if !imported.missing_images.is_empty() {
+                        warnings.push(format!(
+                            "{} images listed in {} are missing (moved or deleted); their annotations are kept",
+                            imported.missing_images.len(),
+                            path.display()
+                        ));
+                    }
+                    (imported.dataset, None)
+                }
+                Err(err) => {
+                    let bak = path.with_file_name(format!(
+                        "{}.bak",
+                        path.file_name()
+                            .map(|n| n.to_string_lossy())
+                            .unwrap_or_default()
+                    ));
+                    let hint = if bak.is_file() {
+                        format!("; the previous version is in {}", bak.display())
+                    } else {
+                        String::new()
+                    };
+                    (
+                        Dataset::new(),
+                        Some(format!(
+                            "{err}. samlabel will not overwrite it: fix or move the file{hint}"
+                        )),
+                    )
+                }
+            }
+        } else {
+            (Dataset::new(), None)
+        };
+        let saved_revision = dataset.revision();
+        let project = Self {
+            dataset,
+            path: path.to_path_buf(),
+            root,
+            saved_revision,
+            dirty_since: None,
+            load_error,
+            last_saved: None,
+        };
+        (project, warnings)
+    }
+
+    /// The dataset name of an image file: relative to the dataset folder, `/`-separated.
+    pub fn file_name_for(&self, image: &Path) -> String {
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let (root, image) = (absolute(&self.root), absolute(image));
+        match image.strip_prefix(&root) {
+            Ok(rel) => rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/"),
+            Err(_) => image.to_string_lossy().into_owned(),
+        }
+    }
+
+    /// Records that an edit happened (starts the autosave clock).
+    pub fn touched(&mut self) {
+        if self.dirty_since.is_none() {
+            self.dirty_since = Some(Instant::now());
+        }
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dataset.revision() != self.saved_revision
+    }
+
+    /// How long until an autosave is due (zero: now); None when nothing is unsaved.
+    pub fn save_due(&mut self, delay: Duration) -> Option<Duration> {
+        if !self.is_dirty() || self.load_error.is_some() {
+            return None;
+        }
+        let since = *self.dirty_since.get_or_insert_with(Instant::now);
+        Some(delay.saturating_sub(since.elapsed()))
+    }
+
+    /// Saves if there are unsaved edits. The error is a sentence for the user.
+    pub fn save(&mut self) -> Result<(), String> {
+        if !self.is_dirty() {
+            return Ok(());
+        }
+        if let Some(error) = &self.load_error {
+            return Err(format!("not saved: {error}"));
+        }
+        coco::save(&self.dataset, &self.path).map_err(|e| format!("not saved: {e}"))?;
+        self.saved_revision = self.dataset.revision();
+        self.dirty_since = None;
+        self.last_saved = Some(Instant::now());
+        Ok(())
+    }
+}
+
+fn recent_file() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("samlabel").join("recent.json"))
+}
+
+/// Recently opened datasets, newest first, only those that still exist.
+pub fn recent() -> Vec<PathBuf> {
+    let Some(file) = recent_file() else {
+        return Vec::new();
+    };
+    let list: Vec<PathBuf> = std::fs::read(&file)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    list.into_iter().filter(|p| p.is_file()).collect()
+}
+
+/// Puts `path` first in the recent list (best effort: a read-only config folder is no error).
+pub fn remember_recent(path: &Path) {
+    let Some(file) = recent_file() else { return };
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut list = recent();
+    list.retain(|p| *p != path);
+    list.insert(0, path);
+    list.truncate(10);
+    if let Some(parent) = file.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    if let Ok(json) = serde_json::to_vec_pretty(&list) {
+        let _ = std::fs::write(file, json);
+    }
+}

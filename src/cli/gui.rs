@@ -1,0 +1,59 @@
+//! `samlabel [IMAGE|DIR]...`: the annotation window.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use samlabel::app::worker::ModelSource;
+use samlabel::app::{AppOptions, SamApp};
+use samlabel::sam::SessionOptions;
+use samlabel::sam::hub::Manifest;
+
+use super::ModelArgs;
+
+#[derive(Debug, Args)]
+pub struct GuiArgs {
+    /// Images or folders of images to annotate.
+    #[arg(value_name = "IMAGE|DIR")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The dataset file (COCO JSON); default: annotations.json in the folder of the first image.
+    #[arg(long, value_name = "DATASET.json")]
+    output: Option<PathBuf>,
+}
+
+pub fn run(args: GuiArgs) -> anyhow::Result<()> {
+    for path in &args.paths {
+        if !path.exists() {
+            anyhow::bail!("{} does not exist", path.display());
+        }
+    }
+    let model = match (&args.model.model_dir, &args.model.model) {
+        (Some(dir), _) => ModelSource::Dir(dir.clone()),
+        (None, Some(name)) => ModelSource::Named(name.clone()),
+        (None, None) => ModelSource::Named(Manifest::builtin()?.default),
+    };
+    let options = AppOptions {
+        model,
+        session: SessionOptions {
+            device: args.model.device,
+            encoder_threads: args.model.threads,
+            decoder_threads: None,
+        },
+        paths: args.paths,
+        output: args.output,
+        remember_recent: true,
+    };
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("samlabel")
+            .with_inner_size([1280.0, 800.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "samlabel",
+        native,
+        Box::new(|_cc| Ok(Box::new(SamApp::new(options)))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open a window: {e}"))
+}

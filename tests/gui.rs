@@ -1,0 +1,363 @@
+//! The real app driven through egui_kittest (headless): clicks and boxes give masks, Enter accepts,
+//! undo/redo restore exact states, navigation and saving write a COCO file that loads back.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use egui::{Event, Key, Modifiers, PointerButton, Pos2};
+use egui_kittest::Harness;
+use samlabel::annotate::coco;
+use samlabel::app::worker::ModelSource;
+use samlabel::app::{AppOptions, SamApp};
+use samlabel::imageio;
+use samlabel::sam::{Multimask, PointPrompt, Prompt, SamModel, SessionOptions};
+
+fn open_app(tag: &str, images: &[&str]) -> (Harness<'static, SamApp>, PathBuf) {
+    let dir = common::temp_dir(tag);
+    for name in images {
+        std::fs::copy(common::fixtures().join("images").join(name), dir.join(name)).unwrap();
+    }
+    let output = dir.join("out.json");
+    let app = SamApp::new(AppOptions {
+        model: ModelSource::Dir(common::model_dir()),
+        session: SessionOptions::default(),
+        paths: vec![dir.clone()],
+        output: Some(output.clone()),
+        remember_recent: false,
+    });
+    let harness = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_ui_state(|ui, app: &mut SamApp| app.ui_root(ui), app);
+    (harness, dir)
+}
+
+fn wait_until(h: &mut Harness<'_, SamApp>, what: &str, done: impl Fn(&SamApp) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {what}"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.step();
+}
+
+fn wait_ready(h: &mut Harness<'_, SamApp>) {
+    wait_until(h, "the embedding", SamApp::is_ready);
+    // One more frame so the canvas has its size and fit.
+    h.step();
+}
+
+fn pointer(h: &Harness<'_, SamApp>, pos: Pos2, button: PointerButton, pressed: bool) {
+    h.event(Event::PointerButton {
+        pos,
+        button,
+        pressed,
+        modifiers: Modifiers::NONE,
+    });
+}
+
+fn click(h: &mut Harness<'_, SamApp>, point_in_image: [f32; 2], button: PointerButton) {
+    let pos = h.state().ui_from_image(point_in_image);
+    h.event(Event::PointerMoved(pos));
+    h.step();
+    pointer(h, pos, button, true);
+    h.step();
+    pointer(h, pos, button, false);
+    h.step();
+}
+
+fn wait_preview(h: &mut Harness<'_, SamApp>) {
+    wait_until(h, "the preview", |app| {
+        !app.is_decoding() && app.preview_mask().is_some()
+    });
+}
+
+fn command(h: &mut Harness<'_, SamApp>, key: Key, shift: bool) {
+    let modifiers = if shift {
+        Modifiers::COMMAND | Modifiers::SHIFT
+    } else {
+        Modifiers::COMMAND
+    };
+    h.key_press_modifiers(modifiers, key);
+    h.step();
+}
+
+/// The mask the pipeline gives for one positive point (what `samlabel segment` computes).
+fn reference_mask(image: &Path, point: [f32; 2]) -> samlabel::annotate::mask::Mask {
+    let mut model = SamModel::load(&common::model_dir(), SessionOptions::default()).unwrap();
+    let rgb = imageio::load_rgb(image).unwrap();
+    let (embedding, _) = model.encode(&rgb).unwrap();
+    let prompt = Prompt {
+        points: vec![PointPrompt {
+            point_in_image: point,
+            positive: true,
+        }],
+        ..Default::default()
+    };
+    model
+        .predict(&embedding, &prompt, Multimask::Auto)
+        .unwrap()
+        .mask
+}
+
+#[test]
+fn click_enter_adds_an_annotation_of_the_selected_category() {
+    let (mut h, dir) = open_app("gui-click", &["coffee.png"]);
+    wait_ready(&mut h);
+    {
+        let project = h.state_mut().project.as_mut().unwrap();
+        project.dataset.ensure_category("cup").unwrap();
+        project.dataset.ensure_category("plate").unwrap();
+    }
+    h.key_press(Key::Num2);
+    h.step();
+
+    let point = [300.0, 200.0];
+    click(&mut h, point, PointerButton::Primary);
+    wait_preview(&mut h);
+    h.key_press(Key::Enter);
+    h.step();
+
+    let app = h.state();
+    let dataset = &app.project.as_ref().unwrap().dataset;
+    assert_eq!(dataset.annotations().len(), 1);
+    let ann = &dataset.annotations()[0];
+    assert_eq!(dataset.category(ann.category_id).unwrap().name, "plate");
+    let image = dataset.image(ann.image_id).unwrap();
+    let got = ann.segmentation.to_rle(image.height, image.width).to_mask();
+    // The click lands on a ui pixel: compare with the pipeline at the image point it maps to.
+    let want = reference_mask(&dir.join("coffee.png"), point);
+    let iou = got.iou(&want);
+    assert!(iou >= 0.99, "IoU {iou} with the pipeline's mask");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_box_and_a_negative_point_give_a_preview_and_escape_clears_it() {
+    let (mut h, dir) = open_app("gui-box", &["coffee.png"]);
+    wait_ready(&mut h);
+    let (a, b) = (
+        h.state().ui_from_image([100.0, 60.0]),
+        h.state().ui_from_image([420.0, 320.0]),
+    );
+    h.event(Event::PointerMoved(a));
+    h.step();
+    pointer(&h, a, PointerButton::Primary, true);
+    h.step();
+    for t in 1..=10 {
+        h.event(Event::PointerMoved(a + (b - a) * (t as f32 / 10.0)));
+        h.step();
+    }
+    pointer(&h, b, PointerButton::Primary, false);
+    h.step();
+    wait_preview(&mut h);
+    let box_area = h.state().preview_mask().unwrap().area();
+    assert!(box_area > 0);
+
+    // Right click: a negative point refines the same prompt (the previous mask is fed back).
+    click(&mut h, [250.0, 190.0], PointerButton::Secondary);
+    wait_preview(&mut h);
+    assert!(h.state().preview_mask().is_some());
+
+    h.key_press(Key::Escape);
+    h.step();
+    assert!(h.state().preview_mask().is_none());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn undo_and_redo_restore_exact_states() {
+    let (mut h, dir) = open_app("gui-undo", &["coffee.png"]);
+    wait_ready(&mut h);
+    click(&mut h, [300.0, 200.0], PointerButton::Primary);
+    wait_preview(&mut h);
+    h.key_press(Key::Enter);
+    h.step();
+    let after = h
+        .state()
+        .project
+        .as_ref()
+        .unwrap()
+        .dataset
+        .annotations()
+        .to_vec();
+    assert_eq!(after.len(), 1);
+
+    command(&mut h, Key::Z, false);
+    assert!(
+        h.state()
+            .project
+            .as_ref()
+            .unwrap()
+            .dataset
+            .annotations()
+            .is_empty()
+    );
+    command(&mut h, Key::Z, true);
+    assert_eq!(
+        h.state().project.as_ref().unwrap().dataset.annotations(),
+        after.as_slice()
+    );
+
+    // Delete, then undo the delete.
+    h.state_mut().selected_annotation = Some(after[0].id);
+    h.key_press(Key::Delete);
+    h.step();
+    assert!(
+        h.state()
+            .project
+            .as_ref()
+            .unwrap()
+            .dataset
+            .annotations()
+            .is_empty()
+    );
+    command(&mut h, Key::Z, false);
+    assert_eq!(
+        h.state().project.as_ref().unwrap().dataset.annotations(),
+        after.as_slice()
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn tab_cycles_the_three_candidates_of_a_single_click() {
+    let (mut h, dir) = open_app("gui-tab", &["coffee.png"]);
+    wait_ready(&mut h);
+    click(&mut h, [300.0, 200.0], PointerButton::Primary);
+    wait_preview(&mut h);
+    let first = h.state().preview_mask().unwrap().clone();
+    let mut seen = vec![first];
+    for _ in 0..3 {
+        h.key_press(Key::Tab);
+        h.step();
+        seen.push(h.state().preview_mask().unwrap().clone());
+    }
+    assert_eq!(seen[0], seen[3], "three candidates, then back to the first");
+    assert!(
+        seen[0] != seen[1] || seen[1] != seen[2],
+        "the candidates differ"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn navigation_and_ctrl_s_write_a_coco_file_that_loads_back() {
+    let (mut h, dir) = open_app("gui-save", &["coffee.png", "camera_gray.png"]);
+    wait_ready(&mut h);
+    let first = h.state().current;
+    click(&mut h, [300.0, 200.0], PointerButton::Primary);
+    wait_preview(&mut h);
+    h.key_press(Key::Enter);
+    h.step();
+
+    h.key_press(Key::D);
+    h.step();
+    assert_ne!(h.state().current, first);
+    wait_ready(&mut h);
+    click(&mut h, [200.0, 200.0], PointerButton::Primary);
+    wait_preview(&mut h);
+    h.key_press(Key::Enter);
+    h.step();
+    command(&mut h, Key::S, false);
+
+    let saved = coco::load(&dir.join("out.json")).unwrap();
+    let app = h.state();
+    let dataset = &app.project.as_ref().unwrap().dataset;
+    assert_eq!(saved.dataset.annotations(), dataset.annotations());
+    assert_eq!(saved.dataset.images().len(), 2);
+    assert!(saved.missing_images.is_empty());
+
+    // A → back to the first image, whose annotation is still there.
+    h.key_press(Key::A);
+    h.step();
+    assert_eq!(h.state().current, first);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn edits_are_autosaved_within_two_seconds() {
+    let (mut h, dir) = open_app("gui-autosave", &["coffee.png"]);
+    wait_ready(&mut h);
+    click(&mut h, [300.0, 200.0], PointerButton::Primary);
+    wait_preview(&mut h);
+    h.key_press(Key::Enter);
+    h.step();
+    let accepted = Instant::now();
+    wait_until(&mut h, "the autosave", |_| dir.join("out.json").is_file());
+    assert!(
+        accepted.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        accepted.elapsed()
+    );
+    let saved = coco::load(&dir.join("out.json")).unwrap();
+    assert_eq!(saved.dataset.annotations().len(), 1);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_broken_image_is_reported_and_the_app_keeps_running() {
+    let (mut h, dir) = open_app("gui-broken", &["coffee.png"]);
+    std::fs::write(dir.join("broken.png"), b"not a png").unwrap();
+    h.state_mut()
+        .open_paths(std::slice::from_ref(&dir), Some(&dir.join("out.json")));
+    let broken = h
+        .state()
+        .images
+        .iter()
+        .position(|i| i.file_name == "broken.png")
+        .unwrap();
+    h.state_mut().select_image(broken);
+    wait_until(&mut h, "the error message", |app| {
+        app.messages.iter().any(|m| m.text.contains("broken.png"))
+    });
+    // Still usable: back to the good image and segment.
+    let good = h
+        .state()
+        .images
+        .iter()
+        .position(|i| i.file_name == "coffee.png")
+        .unwrap();
+    h.state_mut().select_image(good);
+    wait_ready(&mut h);
+    click(&mut h, [300.0, 200.0], PointerButton::Primary);
+    wait_preview(&mut h);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn frames_keep_coming_while_an_image_encodes() {
+    let (mut h, dir) = open_app("gui-frames", &["rocket_large.png"]);
+    let mut frame_ms = Vec::new();
+    let start = Instant::now();
+    while !h.state().is_ready() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out waiting for the embedding"
+        );
+        let t = Instant::now();
+        h.step();
+        frame_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    frame_ms.sort_by(f64::total_cmp);
+    let median = frame_ms[frame_ms.len() / 2];
+    let max = frame_ms[frame_ms.len() - 1];
+    println!(
+        "{} frames while loading+encoding ({:.0} ms): median {median:.1} ms, max {max:.1} ms",
+        frame_ms.len(),
+        start.elapsed().as_secs_f64() * 1e3
+    );
+    // The encoder runs on the worker: the UI thread keeps producing frames the whole time.
+    assert!(
+        frame_ms.len() >= 5,
+        "only {} frames during the encode",
+        frame_ms.len()
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
