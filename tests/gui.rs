@@ -77,6 +77,14 @@ fn wait_preview(h: &mut Harness<'_, SamApp>) {
     });
 }
 
+/// Click a positive point, wait for the mask, press Enter.
+fn accept_click(h: &mut Harness<'_, SamApp>, point_in_image: [f32; 2]) {
+    click(h, point_in_image, PointerButton::Primary);
+    wait_preview(h);
+    h.key_press(Key::Enter);
+    h.step();
+}
+
 fn command(h: &mut Harness<'_, SamApp>, key: Key, shift: bool) {
     let modifiers = if shift {
         Modifiers::COMMAND | Modifiers::SHIFT
@@ -174,54 +182,31 @@ fn a_box_and_a_negative_point_give_a_preview_and_escape_clears_it() {
 fn undo_and_redo_restore_exact_states() {
     let (mut h, dir) = open_app("gui-undo", &["coffee.png"]);
     wait_ready(&mut h);
-    click(&mut h, [300.0, 200.0], PointerButton::Primary);
-    wait_preview(&mut h);
-    h.key_press(Key::Enter);
-    h.step();
-    let after = h
-        .state()
-        .project
-        .as_ref()
-        .unwrap()
-        .dataset
-        .annotations()
-        .to_vec();
-    assert_eq!(after.len(), 1);
-
-    command(&mut h, Key::Z, false);
-    assert!(
+    accept_click(&mut h, [300.0, 200.0]);
+    let annotations = |h: &Harness<'_, SamApp>| {
         h.state()
             .project
             .as_ref()
             .unwrap()
             .dataset
             .annotations()
-            .is_empty()
-    );
+            .to_vec()
+    };
+    let after = annotations(&h);
+    assert_eq!(after.len(), 1);
+
+    command(&mut h, Key::Z, false);
+    assert!(annotations(&h).is_empty());
     command(&mut h, Key::Z, true);
-    assert_eq!(
-        h.state().project.as_ref().unwrap().dataset.annotations(),
-        after.as_slice()
-    );
+    assert_eq!(annotations(&h), after);
 
     // Delete, then undo the delete.
     h.state_mut().selected_annotation = Some(after[0].id);
     h.key_press(Key::Delete);
     h.step();
-    assert!(
-        h.state()
-            .project
-            .as_ref()
-            .unwrap()
-            .dataset
-            .annotations()
-            .is_empty()
-    );
+    assert!(annotations(&h).is_empty());
     command(&mut h, Key::Z, false);
-    assert_eq!(
-        h.state().project.as_ref().unwrap().dataset.annotations(),
-        after.as_slice()
-    );
+    assert_eq!(annotations(&h), after);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -251,19 +236,13 @@ fn navigation_and_ctrl_s_write_a_coco_file_that_loads_back() {
     let (mut h, dir) = open_app("gui-save", &["coffee.png", "camera_gray.png"]);
     wait_ready(&mut h);
     let first = h.state().current;
-    click(&mut h, [300.0, 200.0], PointerButton::Primary);
-    wait_preview(&mut h);
-    h.key_press(Key::Enter);
-    h.step();
+    accept_click(&mut h, [300.0, 200.0]);
 
     h.key_press(Key::D);
     h.step();
     assert_ne!(h.state().current, first);
     wait_ready(&mut h);
-    click(&mut h, [200.0, 200.0], PointerButton::Primary);
-    wait_preview(&mut h);
-    h.key_press(Key::Enter);
-    h.step();
+    accept_click(&mut h, [200.0, 200.0]);
     command(&mut h, Key::S, false);
 
     let saved = coco::load(&dir.join("out.json")).unwrap();
@@ -284,10 +263,7 @@ fn navigation_and_ctrl_s_write_a_coco_file_that_loads_back() {
 fn edits_are_autosaved_within_two_seconds() {
     let (mut h, dir) = open_app("gui-autosave", &["coffee.png"]);
     wait_ready(&mut h);
-    click(&mut h, [300.0, 200.0], PointerButton::Primary);
-    wait_preview(&mut h);
-    h.key_press(Key::Enter);
-    h.step();
+    accept_click(&mut h, [300.0, 200.0]);
     let accepted = Instant::now();
     wait_until(&mut h, "the autosave", |_| dir.join("out.json").is_file());
     assert!(

@@ -212,6 +212,21 @@ const PALETTE: [[u8; 3]; 10] = [
     [250, 190, 212],
 ];
 
+/// COCO `file_name` of an image: its path relative to the dataset's folder with `/` separators, or
+/// the absolute path when the image lies outside that folder.
+pub fn file_name_in(root: &std::path::Path, image: &std::path::Path) -> String {
+    let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (root, image) = (absolute(root), absolute(image));
+    match image.strip_prefix(&root) {
+        Ok(rel) => rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+        Err(_) => image.to_string_lossy().into_owned(),
+    }
+}
+
 /// The default colour of the `index`-th category.
 pub fn default_color(index: usize) -> [u8; 3] {
     PALETTE[index % PALETTE.len()]

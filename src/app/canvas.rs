@@ -189,27 +189,22 @@ impl Canvas {
         clamp: &dyn Fn([f32; 2]) -> [f32; 2],
         actions: &mut Vec<CanvasAction>,
     ) {
-        if response.clicked()
-            && let Some(p) = response
-                .interact_pointer_pos()
-                .map(|p| self.image_from_ui(p))
-            && inside(p)
-        {
-            actions.push(CanvasAction::Point {
-                point_in_image: p,
-                positive: !shift,
-            });
-        }
-        if response.secondary_clicked()
-            && let Some(p) = response
-                .interact_pointer_pos()
-                .map(|p| self.image_from_ui(p))
-            && inside(p)
-        {
-            actions.push(CanvasAction::Point {
-                point_in_image: p,
-                positive: false,
-            });
+        // Left click: positive (negative with Shift); right click: negative.
+        for (clicked, positive) in [
+            (response.clicked(), !shift),
+            (response.secondary_clicked(), false),
+        ] {
+            if clicked
+                && let Some(p) = response
+                    .interact_pointer_pos()
+                    .map(|p| self.image_from_ui(p))
+                && inside(p)
+            {
+                actions.push(CanvasAction::Point {
+                    point_in_image: p,
+                    positive,
+                });
+            }
         }
         if response.drag_started_by(egui::PointerButton::Primary) {
             let origin = response

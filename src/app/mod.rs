@@ -613,6 +613,10 @@ impl SamApp {
 
     /// Enter: the preview becomes an annotation of the selected category.
     pub fn accept(&mut self) {
+        // A hover preview only shows what a click would give; accepting takes a click.
+        if self.preview.as_ref().is_none_or(|p| p.hover) {
+            return;
+        }
         let Some(preview) = self.preview.take() else {
             return;
         };

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::annotate::coco;
-use crate::annotate::dataset::Dataset;
+use crate::annotate::dataset::{Dataset, file_name_in};
 
 pub struct Project {
     pub dataset: Dataset,
@@ -81,16 +81,7 @@ impl Project {
 
     /// The dataset name of an image file: relative to the dataset folder, `/`-separated.
     pub fn file_name_for(&self, image: &Path) -> String {
-        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        let (root, image) = (absolute(&self.root), absolute(image));
-        match image.strip_prefix(&root) {
-            Ok(rel) => rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/"),
-            Err(_) => image.to_string_lossy().into_owned(),
-        }
+        file_name_in(&self.root, image)
     }
 
     /// Records that an edit happened (starts the autosave clock).

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Args;
 use samlabel::annotate::coco;
-use samlabel::annotate::dataset::{Annotation, Dataset, Edit};
+use samlabel::annotate::dataset::{Annotation, Dataset, Edit, file_name_in};
 use samlabel::annotate::mask::Mask;
 use samlabel::imageio;
 use samlabel::sam::{Multimask, PointPrompt, Prompt};
@@ -119,7 +119,7 @@ fn add_to_coco(
     category: &str,
     mask: &Mask,
 ) -> anyhow::Result<u64> {
-    let file_name = file_name_in_dataset(dataset_path, image_path);
+    let file_name = file_name_in(dataset_path.parent().unwrap_or(Path::new(".")), image_path);
     let image_id = dataset.ensure_image(&file_name, mask.width(), mask.height())?;
     let image = dataset.image(image_id).context("image was just added")?;
     if (image.width, image.height) != (mask.width(), mask.height()) {
@@ -139,20 +139,4 @@ fn add_to_coco(
     dataset.apply(Edit::AddAnnotation(annotation))?;
     coco::save(&dataset, dataset_path)?;
     Ok(id)
-}
-
-/// The image's path relative to the dataset's folder, with `/` separators (COCO `file_name`);
-/// the absolute path when the image lies outside that folder.
-fn file_name_in_dataset(dataset_path: &Path, image_path: &Path) -> String {
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let root = absolute(dataset_path.parent().unwrap_or(Path::new(".")));
-    let image = absolute(image_path);
-    match image.strip_prefix(&root) {
-        Ok(rel) => rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/"),
-        Err(_) => image.to_string_lossy().into_owned(),
-    }
 }
