@@ -393,11 +393,12 @@ impl SamApp {
                 MessageLevel::Warning => Color32::from_rgb(255, 200, 90),
                 MessageLevel::Info => ui.visuals().text_color(),
             };
-            ui.horizontal(|ui| {
-                if ui.small_button("x").clicked() {
+            ui.horizontal_top(|ui| {
+                if ui.small_button("x").on_hover_text("dismiss").clicked() {
                     dismiss = Some(i);
                 }
-                ui.label(RichText::new(&message.text).color(color));
+                // Long messages (paths, reasons) wrap instead of widening the panel.
+                ui.add(egui::Label::new(RichText::new(&message.text).color(color)).wrap());
             });
         }
         if let Some(i) = dismiss {
@@ -436,6 +437,11 @@ impl SamApp {
                             "encoding image... {:.1} s",
                             since.elapsed().as_secs_f32()
                         ));
+                    }
+                    Some(EmbedState::Waiting)
+                        if matches!(self.model_status, ModelStatus::Failed(_)) =>
+                    {
+                        ui.label("cannot segment without a model");
                     }
                     Some(EmbedState::Waiting) => {
                         ui.label("waiting for the encoder...");
