@@ -6,6 +6,11 @@ use std::io::Read as _;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 
+/// Largest side accepted.
+pub const MAX_SIDE: u32 = 30_000;
+/// Largest decoded size accepted: a 20000x15000 RGB photo (900 MB) fits, with room for 16-bit samples.
+pub const MAX_DECODED_BYTES: u64 = 2_000_000_000;
+
 /// Why an image could not be opened, in words for the user.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageLoadError {
@@ -16,6 +21,17 @@ pub enum ImageLoadError {
     },
     #[error("cannot read image {}: {reason}", .path.display())]
     Decode { path: PathBuf, reason: String },
+    #[error(
+        "image {} is {width}x{height} pixels; samlabel opens images up to {MAX_SIDE} pixels a side and {} MB \
+         decoded: downscale it first",
+        .path.display(),
+        MAX_DECODED_BYTES / 1_000_000
+    )]
+    TooLarge {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+    },
     #[error("image {} is empty (0 bytes or 0 pixels)", .path.display())]
     Empty { path: PathBuf },
 }
@@ -56,6 +72,21 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageLoadError> {
     }
     let mut decoder = reader
         .into_decoder()
+        .map_err(|e| decode_error(e.to_string()))?;
+    // Refuse before allocating: a header can claim any size.
+    let (w, h) = decoder.dimensions();
+    let bytes = u64::from(w) * u64::from(h) * u64::from(decoder.color_type().bytes_per_pixel());
+    if w > MAX_SIDE || h > MAX_SIDE || bytes > MAX_DECODED_BYTES {
+        return Err(ImageLoadError::TooLarge {
+            path: path.to_path_buf(),
+            width: w,
+            height: h,
+        });
+    }
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODED_BYTES);
+    decoder
+        .set_limits(limits)
         .map_err(|e| decode_error(e.to_string()))?;
     let orientation = decoder
         .orientation()

@@ -93,6 +93,22 @@ fn segment_works_with_ingraph_encoder() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// CRC-32 as PNG chunks use it.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
 fn first_image() -> PathBuf {
     let cases = common::cases();
     common::fixtures().join(&cases.images[0].file)
@@ -136,6 +152,31 @@ fn segment_refuses_bad_prompts_and_images() {
     let bytes = std::fs::read(&image).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     expect_failure(seg(&truncated).args(["--point", "1,1"]), &["truncated.png"]);
+
+    // A header that claims 100000x100000 pixels is refused before anything is allocated.
+    let huge = dir.join("huge.png");
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let ihdr = [
+        &100_000u32.to_be_bytes()[..],
+        &100_000u32.to_be_bytes()[..],
+        &[8, 2, 0, 0, 0],
+    ]
+    .concat();
+    for (kind, data) in [
+        (b"IHDR", ihdr.as_slice()),
+        (b"IDAT", &[0x78, 0x9c, 0x03, 0, 0, 0, 0, 1]),
+        (b"IEND", &[]),
+    ] {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let chunk = [kind.as_slice(), data].concat();
+        png.extend_from_slice(&chunk);
+        png.extend_from_slice(&crc32(&chunk).to_be_bytes());
+    }
+    std::fs::write(&huge, &png).unwrap();
+    expect_failure(
+        seg(&huge).args(["--point", "1,1"]),
+        &["100000x100000", "30000 pixels a side"],
+    );
 
     // Writing into a folder that does not exist.
     let mut c = samlabel();

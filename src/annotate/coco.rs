@@ -320,6 +320,15 @@ fn take_id(obj: &mut Map<String, Value>, at: &str, key: &str) -> Result<u64, Pro
 
 fn take_size(obj: &mut Map<String, Value>, at: &str, key: &str) -> Result<u32, Problem> {
     let v = take_id(obj, at, key)?;
+    if v > u64::from(crate::imageio::MAX_SIDE) {
+        return Err(problem(
+            format!("{at}.{key}"),
+            format!(
+                "{v} is larger than samlabel handles ({} pixels a side)",
+                crate::imageio::MAX_SIDE
+            ),
+        ));
+    }
     u32::try_from(v).ok().filter(|&v| v > 0).ok_or_else(|| {
         problem(
             format!("{at}.{key}"),
