@@ -337,3 +337,43 @@ fn frames_keep_coming_while_an_image_encodes() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_brush_edits_the_selected_annotation_and_undo_restores_it() {
+    let (mut h, dir) = open_app("gui-brush", &["coffee.png"]);
+    wait_ready(&mut h);
+    accept_click(&mut h, [300.0, 200.0]);
+    let annotation = |h: &Harness<'_, SamApp>| {
+        h.state().project.as_ref().unwrap().dataset.annotations()[0].clone()
+    };
+    let before = annotation(&h);
+    h.state_mut().selected_annotation = Some(before.id);
+    h.key_press(Key::B);
+    h.step();
+    // Paint a stroke along the bottom edge of the image.
+    let (a, b) = (
+        h.state().ui_from_image([20.0, 390.0]),
+        h.state().ui_from_image([580.0, 390.0]),
+    );
+    h.event(Event::PointerMoved(a));
+    h.step();
+    pointer(&h, a, PointerButton::Primary, true);
+    h.step();
+    for t in 1..=20 {
+        h.event(Event::PointerMoved(a + (b - a) * (t as f32 / 20.0)));
+        h.step();
+    }
+    pointer(&h, b, PointerButton::Primary, false);
+    h.step();
+    h.step();
+    let after = annotation(&h);
+    assert!(
+        after.area.as_u64() > before.area.as_u64(),
+        "{:?} -> {:?}",
+        before.area,
+        after.area
+    );
+    command(&mut h, Key::Z, false);
+    assert_eq!(annotation(&h), before);
+    std::fs::remove_dir_all(dir).unwrap();
+}

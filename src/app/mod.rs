@@ -155,6 +155,8 @@ pub struct SamApp {
     overlay: Option<TextureHandle>,
     /// What the overlay was built from; rebuilt when this changes.
     overlay_key: Option<OverlayKey>,
+    /// Dataset revision and image the decoded masks belong to.
+    masks_key: Option<(u64, PathBuf)>,
     pub messages: Vec<Message>,
     pub last_encode_ms: Option<f64>,
     pub last_decode_ms: Option<f64>,
@@ -187,6 +189,7 @@ impl SamApp {
             masks: HashMap::new(),
             overlay: None,
             overlay_key: None,
+            masks_key: None,
             messages: Vec::new(),
             last_encode_ms: None,
             last_decode_ms: None,
@@ -316,6 +319,7 @@ impl SamApp {
         self.current = Some(index);
         self.view = None;
         self.masks.clear();
+        self.masks_key = None;
         self.overlay = None;
         self.overlay_key = None;
         let item = &self.images[index];
@@ -883,14 +887,19 @@ impl SamApp {
             .map(|id| dataset.annotations_of(id).collect())
             .unwrap_or_default();
         let (w, h) = view.image.dimensions();
-        let brushing = self.brush_target.as_ref().map(|(id, _)| *id);
-        // The mask being brushed is newer than the dataset's until the stroke ends.
-        self.masks.retain(|id, _| Some(*id) == brushing);
-        for ann in &annotations {
-            if Some(ann.id) != brushing {
-                self.masks
-                    .insert(ann.id, ann.segmentation.to_rle(h, w).to_mask());
+        // Decoding RLE is the costly part: only when the data or the image changed, not on hover.
+        let masks_key = (key.revision, key.image.clone());
+        if self.masks_key.as_ref() != Some(&masks_key) {
+            let brushing = self.brush_target.as_ref().map(|(id, _)| *id);
+            // The mask being brushed is newer than the dataset's until the stroke ends.
+            self.masks.retain(|id, _| Some(*id) == brushing);
+            for ann in &annotations {
+                if Some(ann.id) != brushing {
+                    self.masks
+                        .insert(ann.id, ann.segmentation.to_rle(h, w).to_mask());
+                }
             }
+            self.masks_key = Some(masks_key);
         }
         let layers: Vec<(&Mask, Color32, bool)> = annotations
             .iter()
