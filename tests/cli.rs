@@ -314,13 +314,18 @@ fn bench_prints_the_json_yardstick() {
         .arg("--model-dir")
         .arg(common::model_dir())
         .arg(first_image())
-        .args(["--clicks", "5"]));
+        .args(["--clicks", "5", "--repeats", "2"]));
     assert!(out.status.success(), "{stderr}");
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
-    for key in ["image_load_ms", "preprocess_ms", "encoder_ms"] {
-        assert!(v[key].as_f64().is_some(), "{key} in {v}");
-    }
-    for key in ["decoder_ms", "postprocess_full_ms"] {
+    for key in [
+        "read_decode_ms",
+        "preprocess_ms",
+        "encoder_ms",
+        "decoder_ms",
+        "postprocess_preview_ms",
+        "postprocess_full_ms",
+        "click_total_ms",
+    ] {
         assert!(
             v[key]["p50"].as_f64().is_some() && v[key]["p95"].as_f64().is_some(),
             "{key} in {v}"

@@ -1,13 +1,17 @@
-//! `samlabel bench`: the yardstick for speed work. Prints one JSON object with medians and p95s.
+//! `samlabel bench`: the yardstick for speed work. Prints one JSON object with the median (p50) and
+//! p95 of every stage a user pays for, and the peak memory.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use samlabel::imageio;
-use samlabel::sam::{Multimask, PointPrompt, Prompt, postprocess};
+use samlabel::sam::{Multimask, PointPrompt, Prompt, postprocess, select_candidate};
 
 use super::ModelArgs;
+
+/// The view a preview is drawn into: a typical annotation window's canvas.
+const PREVIEW_VIEW: (u32, u32) = (1280, 800);
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -18,53 +22,96 @@ pub struct BenchArgs {
     /// Number of clicks (random points) to decode.
     #[arg(long, default_value_t = 50)]
     clicks: usize,
+    /// How often to repeat reading, preprocessing and encoding the image.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
     /// Seed for the random click positions.
     #[arg(long, default_value_t = 1)]
     seed: u64,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let start = Instant::now();
-    let image = imageio::load_rgb(&args.image)?;
-    let load = start.elapsed();
+    let repeats = args.repeats.max(1);
+    let mut read = Vec::with_capacity(repeats);
+    let mut image = None;
+    for _ in 0..repeats {
+        let start = Instant::now();
+        image = Some(imageio::load_rgb(&args.image)?);
+        read.push(start.elapsed());
+    }
+    let image = image.ok_or_else(|| anyhow::anyhow!("no image read"))?;
 
     let mut model = args.model.load()?;
-    let (embedding, timings) = model.encode(&image)?;
+    let (mut preprocess, mut encoder) = (Vec::new(), Vec::new());
+    let mut embedding = None;
+    for _ in 0..repeats {
+        let (e, timings) = model.encode(&image)?;
+        preprocess.push(timings.preprocess);
+        encoder.push(timings.encoder);
+        embedding = Some(e);
+    }
+    let embedding = embedding.ok_or_else(|| anyhow::anyhow!("no embedding"))?;
+
+    // The preview is drawn at the size the image takes in the view.
+    let (w, h) = (image.width(), image.height());
+    let fit = (f64::from(PREVIEW_VIEW.0) / f64::from(w))
+        .min(f64::from(PREVIEW_VIEW.1) / f64::from(h))
+        .min(1.0);
+    let preview_size = (
+        ((f64::from(w) * fit) as u32).max(1),
+        ((f64::from(h) * fit) as u32).max(1),
+    );
 
     let mut rng = SplitMix64(args.seed);
-    let (w, h) = (image.width() as f32, image.height() as f32);
-    let mut decoder = Vec::with_capacity(args.clicks);
-    let mut postprocess_full = Vec::with_capacity(args.clicks);
+    let (mut decoder, mut preview, mut full, mut click) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.clicks {
         let prompt = Prompt {
             points: vec![PointPrompt {
-                point_in_image: [rng.unit() * w, rng.unit() * h],
+                point_in_image: [rng.unit() * w as f32, rng.unit() * h as f32],
                 positive: true,
             }],
             ..Default::default()
         };
         let t = Instant::now();
         let candidates = model.decode(&embedding, &prompt)?;
-        decoder.push(t.elapsed());
-        let index = samlabel::sam::select_candidate(&candidates, Multimask::Auto, &prompt);
+        let decoded = t.elapsed();
+        let index = select_candidate(&candidates, Multimask::Auto, &prompt);
+        let t = Instant::now();
+        let shown = postprocess::mask_at(
+            candidates.logits(index),
+            &embedding.model_from_image,
+            preview_size.0,
+            preview_size.1,
+        );
+        let previewed = t.elapsed();
+        std::hint::black_box(shown);
         let t = Instant::now();
         let mask =
             postprocess::mask_in_image(candidates.logits(index), &embedding.model_from_image);
-        postprocess_full.push(t.elapsed());
+        full.push(t.elapsed());
         std::hint::black_box(mask);
+        decoder.push(decoded);
+        preview.push(previewed);
+        click.push(decoded + previewed);
     }
 
     let report = serde_json::json!({
         "image": args.image.display().to_string(),
-        "image_size": [image.width(), image.height()],
+        "image_size": [w, h],
         "model": model.name,
         "provider": model.provider.to_string(),
-        "image_load_ms": ms(load),
-        "preprocess_ms": ms(timings.preprocess),
-        "encoder_ms": ms(timings.encoder),
         "clicks": args.clicks,
+        "repeats": repeats,
+        "preview_size": [preview_size.0, preview_size.1],
+        "read_decode_ms": percentiles(&mut read),
+        "preprocess_ms": percentiles(&mut preprocess),
+        "encoder_ms": percentiles(&mut encoder),
         "decoder_ms": percentiles(&mut decoder),
-        "postprocess_full_ms": percentiles(&mut postprocess_full),
+        "postprocess_preview_ms": percentiles(&mut preview),
+        "postprocess_full_ms": percentiles(&mut full),
+        "click_total_ms": percentiles(&mut click),
+        "peak_rss_mb": peak_rss_mb(),
     });
     println!("{report}");
     Ok(())
@@ -81,6 +128,14 @@ fn percentiles(samples: &mut [Duration]) -> serde_json::Value {
     samples.sort();
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
     serde_json::json!({"p50": ms(at(0.5)), "p95": ms(at(0.95))})
+}
+
+/// Peak resident memory of this process (Linux: `VmHWM`), in MB.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kb / 1024.0 * 10.0).round() / 10.0)
 }
 
 /// A tiny deterministic generator for click positions (reproducible runs, no extra crate).

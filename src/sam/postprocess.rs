@@ -64,27 +64,49 @@ fn resize_bilinear(
     out
 }
 
-/// Upscales one candidate's low-res logits to logits at image size (`height x width`, row-major).
-pub fn logits_in_image(logits_256: &[f32], model_from_image: &ModelFromImage) -> Vec<f32> {
+/// Upscales one candidate's low-res logits to `out_w x out_h` logits covering the whole image
+/// (row-major). At the image's own size this is exactly `SamPredictor.postprocess_masks`; smaller sizes
+/// give a screen-resolution preview without building the full-resolution mask.
+pub fn logits_at(
+    logits_256: &[f32],
+    model_from_image: &ModelFromImage,
+    out_w: u32,
+    out_h: u32,
+) -> Vec<f32> {
     let target = model_from_image.target as usize;
     let (rw, rh) = model_from_image.resized_size;
-    let (iw, ih) = model_from_image.image_size;
     let padded = resize_bilinear(logits_256, LOW_RES, LOW_RES, LOW_RES, target, target);
     resize_bilinear(
         &padded,
         target,
         rw as usize,
         rh as usize,
-        iw as usize,
-        ih as usize,
+        out_w as usize,
+        out_h as usize,
     )
+}
+
+/// Upscales one candidate's low-res logits to logits at image size (`height x width`, row-major).
+pub fn logits_in_image(logits_256: &[f32], model_from_image: &ModelFromImage) -> Vec<f32> {
+    let (iw, ih) = model_from_image.image_size;
+    logits_at(logits_256, model_from_image, iw, ih)
+}
+
+/// Thresholded `logits_at`: a mask of the whole image at `out_w x out_h`.
+pub fn mask_at(
+    logits_256: &[f32],
+    model_from_image: &ModelFromImage,
+    out_w: u32,
+    out_h: u32,
+) -> Mask {
+    let logits = logits_at(logits_256, model_from_image, out_w, out_h);
+    Mask::from_fn(out_w, out_h, |i| logits[i] > MASK_THRESHOLD)
 }
 
 /// Upscales and thresholds one candidate's low-res logits into a full-resolution mask.
 pub fn mask_in_image(logits_256: &[f32], model_from_image: &ModelFromImage) -> Mask {
     let (iw, ih) = model_from_image.image_size;
-    let logits = logits_in_image(logits_256, model_from_image);
-    Mask::from_fn(iw, ih, |i| logits[i] > MASK_THRESHOLD)
+    mask_at(logits_256, model_from_image, iw, ih)
 }
 
 #[cfg(test)]
