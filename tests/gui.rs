@@ -377,3 +377,39 @@ fn the_brush_edits_the_selected_annotation_and_undo_restores_it() {
     assert_eq!(annotation(&h), before);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn large_images_preview_at_screen_size_and_accept_at_full_size() {
+    let dir = common::temp_dir("gui-large-src");
+    let big = image::open(common::fixtures().join("images/coffee.png"))
+        .unwrap()
+        .resize_exact(3000, 2000, image::imageops::FilterType::Triangle);
+    big.save(dir.join("big.png")).unwrap();
+    let app = SamApp::new(AppOptions {
+        model: ModelSource::Dir(common::model_dir()),
+        session: SessionOptions::default(),
+        paths: vec![dir.join("big.png")],
+        output: Some(dir.join("out.json")),
+        remember_recent: false,
+    });
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_ui_state(|ui, app: &mut SamApp| app.ui_root(ui), app);
+    wait_ready(&mut h);
+    click(&mut h, [1500.0, 1000.0], PointerButton::Primary);
+    wait_preview(&mut h);
+    let shown = h.state().preview_mask().unwrap();
+    assert_eq!(
+        (shown.width(), shown.height()),
+        (2048, 1365),
+        "preview at screen-friendly size"
+    );
+    h.key_press(Key::Enter);
+    h.step();
+    let dataset = &h.state().project.as_ref().unwrap().dataset;
+    let ann = &dataset.annotations()[0];
+    let got = ann.segmentation.to_rle(2000, 3000).to_mask();
+    let iou = got.iou(&reference_mask(&dir.join("big.png"), [1500.0, 1000.0]));
+    assert!(iou >= 0.99, "IoU {iou}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -18,7 +18,8 @@ use image::RgbImage;
 use crate::annotate::dataset::{Annotation, AnnotationId, CategoryId, Edit, measures};
 use crate::annotate::mask::Mask;
 use crate::annotate::rle::Rle;
-use crate::sam::{Multimask, PointPrompt, Prediction, Prompt, SessionOptions, postprocess};
+use crate::sam::preprocess::ModelFromImage;
+use crate::sam::{Candidates, Multimask, PointPrompt, Prompt, SessionOptions, postprocess};
 
 use canvas::{Canvas, Layers};
 pub use canvas::{CanvasAction, Tool};
@@ -70,13 +71,30 @@ struct View {
 
 /// The mask being built from the current prompt.
 struct Preview {
-    prediction: Prediction,
+    candidates: Candidates,
+    model_from_image: ModelFromImage,
     /// The candidate shown (Tab cycles among the multimask ones).
     index: usize,
+    /// What is shown: at preview resolution after a click, at image resolution once it is needed
+    /// there (accept, brush) or when painted by hand.
     mask: Mask,
     texture: TextureHandle,
     /// Made by hovering, not by a click: shown lighter and never refined.
     hover: bool,
+}
+
+impl Preview {
+    /// The mask at image resolution, upscaled from the chosen candidate's logits on first use.
+    fn full_mask(&mut self) -> &mut Mask {
+        let (w, h) = self.model_from_image.image_size;
+        if (self.mask.width(), self.mask.height()) != (w, h) {
+            self.mask = postprocess::mask_in_image(
+                self.candidates.logits(self.index),
+                &self.model_from_image,
+            );
+        }
+        &mut self.mask
+    }
 }
 
 #[derive(Default)]
@@ -163,6 +181,8 @@ pub struct SamApp {
     panels: panels::PanelState,
     ctx: Option<egui::Context>,
     remember_recent: bool,
+    /// The renderer's largest texture side (textures are downscaled to fit).
+    max_texture_side: usize,
 }
 
 impl SamApp {
@@ -196,6 +216,7 @@ impl SamApp {
             panels: panels::PanelState::default(),
             ctx: None,
             remember_recent: options.remember_recent,
+            max_texture_side: 2048,
         };
         if !options.paths.is_empty() {
             app.open_paths(&options.paths, options.output.as_deref());
@@ -425,7 +446,7 @@ impl SamApp {
                 .preview
                 .as_ref()
                 .filter(|p| !p.hover && self.prompt.points.len() > 1)
-                .map(|p| p.prediction.candidates.logits(p.index).to_vec());
+                .map(|p| p.candidates.logits(p.index).to_vec());
             let prompt = Prompt {
                 points: self.prompt.points.clone(),
                 box_in_image: self.prompt.box_in_image,
@@ -486,7 +507,7 @@ impl SamApp {
                     if self.current_item().is_some_and(|i| i.path == path) {
                         let texture = ctx.load_texture(
                             "image",
-                            render::image_texture(&image),
+                            render::image_texture(&image, self.max_texture_side),
                             TextureOptions::LINEAR,
                         );
                         self.view = Some(View {
@@ -521,7 +542,7 @@ impl SamApp {
                 Response::Decoded {
                     seq,
                     path,
-                    prediction,
+                    decoded,
                     millis,
                 } => {
                     if seq == self.prompt.seq {
@@ -537,21 +558,22 @@ impl SamApp {
                     if hover && !self.prompt.is_empty() {
                         continue;
                     }
-                    let index = prediction.index;
-                    let mask = prediction.mask.clone();
+                    let alpha = if hover { 70 } else { 120 };
                     let texture = ctx.load_texture(
                         "preview",
                         render::mask_texture(
-                            &mask,
+                            &decoded.preview,
                             render::PREVIEW_COLOR,
-                            if hover { 70 } else { 120 },
+                            alpha,
+                            self.max_texture_side,
                         ),
                         TextureOptions::NEAREST,
                     );
                     self.preview = Some(Preview {
-                        prediction: *prediction,
-                        index,
-                        mask,
+                        candidates: decoded.candidates,
+                        model_from_image: decoded.model_from_image,
+                        index: decoded.index,
+                        mask: decoded.preview,
                         texture,
                         hover,
                     });
@@ -598,7 +620,7 @@ impl SamApp {
         let Some(preview) = self.preview.as_mut() else {
             return;
         };
-        let count = preview.prediction.candidates.count();
+        let count = preview.candidates.count();
         if count < 4 || preview.hover {
             return;
         }
@@ -607,10 +629,16 @@ impl SamApp {
         } else {
             preview.index + 1
         };
-        let logits = preview.prediction.candidates.logits(preview.index);
-        preview.mask = postprocess::mask_in_image(logits, &preview.prediction.model_from_image);
+        let (w, h) = render::preview_size(preview.model_from_image.image_size);
+        let logits = preview.candidates.logits(preview.index);
+        preview.mask = postprocess::mask_at(logits, &preview.model_from_image, w, h);
         preview.texture.set(
-            render::mask_texture(&preview.mask, render::PREVIEW_COLOR, 120),
+            render::mask_texture(
+                &preview.mask,
+                render::PREVIEW_COLOR,
+                120,
+                self.max_texture_side,
+            ),
             TextureOptions::NEAREST,
         );
     }
@@ -621,54 +649,48 @@ impl SamApp {
         if self.preview.as_ref().is_none_or(|p| p.hover) {
             return;
         }
-        let Some(preview) = self.preview.take() else {
+        let Some(mask) = self.preview.as_mut().map(|p| p.full_mask().clone()) else {
             return;
         };
-        if preview.mask.area() == 0 {
+        if mask.area() == 0 {
             self.notify(MessageLevel::Warning, "the mask is empty: nothing to add");
             return;
         }
         let Some(image_id) = self.current_image_id() else {
-            self.preview = Some(preview);
             return;
-        };
-        let category_id = match self.selected_category {
-            Some(id) => id,
-            None => match self
-                .project
-                .as_mut()
-                .map(|p| p.dataset.ensure_category("object"))
-            {
-                Some(Ok(id)) => {
-                    self.selected_category = Some(id);
-                    id
-                }
-                _ => return,
-            },
         };
         let Some(project) = self.project.as_mut() else {
             return;
         };
-        let annotation = Annotation::from_mask(
-            project.dataset.next_annotation_id(),
-            image_id,
-            category_id,
-            &preview.mask,
-        );
-        let id = annotation.id;
-        match project.dataset.apply(Edit::AddAnnotation(annotation)) {
-            Ok(()) => {
+        let category_id = match self.selected_category {
+            Some(id) => Ok(id),
+            None => project.dataset.ensure_category("object"),
+        };
+        let result = category_id.and_then(|category_id| {
+            self.selected_category = Some(category_id);
+            let annotation = Annotation::from_mask(
+                project.dataset.next_annotation_id(),
+                image_id,
+                category_id,
+                &mask,
+            );
+            let id = annotation.id;
+            project
+                .dataset
+                .apply(Edit::AddAnnotation(annotation))
+                .map(|()| id)
+        });
+        match result {
+            Ok(id) => {
                 project.touched();
                 self.selected_annotation = Some(id);
                 self.clear_prompt();
             }
-            Err(err) => {
-                self.preview = Some(preview);
-                self.notify(
-                    MessageLevel::Error,
-                    format!("cannot add the annotation: {err}"),
-                );
-            }
+            // The preview stays, so nothing the user made is lost.
+            Err(err) => self.notify(
+                MessageLevel::Error,
+                format!("cannot add the annotation: {err}"),
+            ),
         }
     }
 
@@ -755,58 +777,54 @@ impl SamApp {
         let (w, h) = view.image.dimensions();
         let inside = self.tool == Tool::Brush;
         let radius = self.brush_radius;
-        let target_mask: &mut Mask =
-            if let Some(preview) = self.preview.as_mut().filter(|p| !p.hover) {
-                &mut preview.mask
-            } else if let Some(id) = self.selected_annotation {
-                if self.brush_target.as_ref().is_none_or(|(t, _)| *t != id) {
-                    let Some(mask) = self.masks.get(&id).cloned() else {
-                        return;
-                    };
-                    self.brush_target = Some((id, mask));
-                }
-                match self.brush_target.as_mut() {
-                    Some((_, mask)) => mask,
-                    None => return,
-                }
-            } else {
-                // Painting from scratch starts a hand-made preview.
-                let prediction = Prediction {
-                    mask: Mask::new(w, h),
-                    score: 1.0,
-                    index: 0,
-                    candidates: crate::sam::Candidates {
-                        low_res: vec![0.0; 256 * 256],
-                        iou: vec![1.0],
-                    },
-                    model_from_image: crate::sam::preprocess::ModelFromImage::new(w, h, 1024),
+
+        // 1. A selected annotation (and no preview): edit its mask; recorded when the stroke ends.
+        let painting_preview = self.preview.as_ref().is_some_and(|p| !p.hover);
+        if !painting_preview && let Some(id) = self.selected_annotation {
+            if self.brush_target.as_ref().is_none_or(|(t, _)| *t != id) {
+                let Some(mask) = self.masks.get(&id).cloned() else {
+                    return;
                 };
-                let mask = Mask::new(w, h);
-                let texture = ctx.load_texture(
-                    "preview",
-                    render::mask_texture(&mask, render::PREVIEW_COLOR, 120),
-                    TextureOptions::NEAREST,
-                );
-                self.preview = Some(Preview {
-                    prediction,
-                    index: 0,
-                    mask,
-                    texture,
-                    hover: false,
-                });
-                match self.preview.as_mut() {
-                    Some(p) => &mut p.mask,
-                    None => return,
-                }
-            };
-        render::paint_segment(target_mask, from, to, radius, inside);
-        let image = render::mask_texture(target_mask, render::PREVIEW_COLOR, 120);
-        if let Some(preview) = self.preview.as_mut().filter(|p| !p.hover) {
+                self.brush_target = Some((id, mask));
+            }
+            if let Some((id, mask)) = self.brush_target.as_mut() {
+                render::paint_segment(mask, from, to, radius, inside);
+                // Show the edited mask in the overlay at once.
+                self.masks.insert(*id, mask.clone());
+                self.overlay_key = None;
+            }
+            return;
+        }
+
+        // 2. The preview, at image resolution; painting from scratch starts a hand-made one.
+        if !painting_preview {
+            let mask = Mask::new(w, h);
+            let texture = ctx.load_texture(
+                "preview",
+                render::mask_texture(&mask, render::PREVIEW_COLOR, 120, self.max_texture_side),
+                TextureOptions::NEAREST,
+            );
+            self.preview = Some(Preview {
+                candidates: Candidates {
+                    low_res: vec![0.0; 256 * 256],
+                    iou: vec![1.0],
+                },
+                model_from_image: ModelFromImage::new(w, h, 1024),
+                index: 0,
+                mask,
+                texture,
+                hover: false,
+            });
+        }
+        if let Some(preview) = self.preview.as_mut() {
+            render::paint_segment(preview.full_mask(), from, to, radius, inside);
+            let image = render::mask_texture(
+                &preview.mask,
+                render::PREVIEW_COLOR,
+                120,
+                self.max_texture_side,
+            );
             preview.texture.set(image, TextureOptions::NEAREST);
-        } else if let Some((id, mask)) = &self.brush_target {
-            // Show the edited mask in the overlay at once; the edit is recorded on release.
-            self.masks.insert(*id, mask.clone());
-            self.overlay_key = None;
         }
     }
 
@@ -919,7 +937,7 @@ impl SamApp {
                 })
             })
             .collect();
-        let image = render::overlay(w, h, &layers);
+        let image = render::overlay(w, h, &layers, self.max_texture_side);
         match self.overlay.as_mut() {
             Some(texture) => texture.set(image, TextureOptions::NEAREST),
             None => {
@@ -1030,6 +1048,7 @@ impl SamApp {
             self.worker.set_context(&ctx);
             self.ctx = Some(ctx.clone());
         }
+        self.max_texture_side = ctx.input(|i| i.max_texture_side);
         self.poll_worker(&ctx);
         self.keyboard(&ctx);
         self.request_decode();

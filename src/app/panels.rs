@@ -465,8 +465,8 @@ impl SamApp {
                 }
                 if let Some(preview) = self.preview.as_ref().filter(|p| !p.hover) {
                     ui.separator();
-                    let count = preview.prediction.candidates.count();
-                    let score = preview.prediction.candidates.iou[preview.index];
+                    let count = preview.candidates.count();
+                    let score = preview.candidates.iou[preview.index];
                     if count == 4 && preview.index > 0 {
                         ui.label(format!(
                             "candidate {}/3 (Tab), score {score:.2}",

@@ -13,9 +13,15 @@ use std::time::Instant;
 
 use image::RgbImage;
 
+use super::render::preview_size;
+use crate::annotate::mask::Mask;
 use crate::imageio;
 use crate::sam::hub::{self, Manifest};
-use crate::sam::{Embedding, Multimask, Prediction, Prompt, SamModel, SessionOptions};
+use crate::sam::preprocess::ModelFromImage;
+use crate::sam::{
+    Candidates, Embedding, Multimask, Prompt, SamModel, SessionOptions, postprocess,
+    select_candidate,
+};
 
 /// Which model the worker should load.
 #[derive(Clone, Debug)]
@@ -73,13 +79,23 @@ pub enum Response {
     Decoded {
         seq: u64,
         path: PathBuf,
-        prediction: Box<Prediction>,
+        decoded: Box<Decoded>,
+        /// Decoder plus preview upscaling.
         millis: f64,
     },
     DecodeFailed {
         seq: u64,
         message: String,
     },
+}
+
+/// A decode's answer: all candidates, the chosen one, and its mask at preview resolution.
+#[derive(Debug)]
+pub struct Decoded {
+    pub candidates: Candidates,
+    pub index: usize,
+    pub model_from_image: ModelFromImage,
+    pub preview: Mask,
 }
 
 /// The UI's handle on the worker thread.
@@ -223,13 +239,24 @@ fn run(
             match (model.as_mut(), cache.iter().find(|(p, _)| *p == path)) {
                 (Some(model), Some((_, embedding))) => {
                     let start = Instant::now();
-                    match model.predict(embedding, &prompt, multimask) {
-                        Ok(prediction) => notify.send(Response::Decoded {
-                            seq,
-                            path,
-                            prediction: Box::new(prediction),
-                            millis: start.elapsed().as_secs_f64() * 1e3,
-                        }),
+                    match model.decode(embedding, &prompt) {
+                        Ok(candidates) => {
+                            let index = select_candidate(&candidates, multimask, &prompt);
+                            let t = embedding.model_from_image;
+                            let (w, h) = preview_size(t.image_size);
+                            let preview = postprocess::mask_at(candidates.logits(index), &t, w, h);
+                            notify.send(Response::Decoded {
+                                seq,
+                                path,
+                                decoded: Box::new(Decoded {
+                                    candidates,
+                                    index,
+                                    model_from_image: t,
+                                    preview,
+                                }),
+                                millis: start.elapsed().as_secs_f64() * 1e3,
+                            });
+                        }
                         Err(err) => notify.send(Response::DecodeFailed {
                             seq,
                             message: err.to_string(),
