@@ -477,3 +477,74 @@ fn a_broken_dataset_is_refused_and_left_untouched() {
     expect_failure(&mut c, &["folder"]);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn embed_fills_the_disk_cache_and_damaged_entries_are_recomputed() {
+    let dir = common::temp_dir("cli-embed");
+    let images = dir.join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::copy(
+        common::fixtures().join("images/coffee.png"),
+        images.join("coffee.png"),
+    )
+    .unwrap();
+    let cache = dir.join("cache");
+    let with_cache = |c: &mut Command| {
+        c.env("SAMLABEL_CACHE_DIR", &cache);
+    };
+    let mut c = samlabel();
+    with_cache(&mut c);
+    c.arg("embed")
+        .arg(&images)
+        .arg("--model-dir")
+        .arg(common::model_dir());
+    let (out, stdout, stderr) = run(&mut c);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("1 encoded"), "{stdout}");
+
+    let entries: Vec<PathBuf> = std::fs::read_dir(cache.join("embeddings"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1);
+
+    let segment = |png: &str| {
+        let mut c = samlabel();
+        with_cache(&mut c);
+        c.arg("segment")
+            .arg(images.join("coffee.png"))
+            .arg("--model-dir")
+            .arg(common::model_dir());
+        c.args(["--point", "300,200", "--output"])
+            .arg(dir.join(png));
+        let (out, _, stderr) = run(&mut c);
+        assert!(out.status.success(), "{stderr}");
+        Mask::from_gray(&image::open(dir.join(png)).unwrap().to_luma8())
+    };
+    let from_cache = segment("cached.png");
+    // Damage the entry: it must be detected and recomputed, giving the same mask.
+    let mut bytes = std::fs::read(&entries[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&entries[0], &bytes).unwrap();
+    let recomputed = segment("recomputed.png");
+    assert_eq!(from_cache, recomputed);
+    let fresh = {
+        let mut c = samlabel();
+        c.arg("segment")
+            .arg(images.join("coffee.png"))
+            .arg("--model-dir")
+            .arg(common::model_dir());
+        c.args(["--point", "300,200", "--output"])
+            .arg(dir.join("fresh.png"));
+        assert!(run(&mut c).0.status.success());
+        Mask::from_gray(&image::open(dir.join("fresh.png")).unwrap().to_luma8())
+    };
+    assert_eq!(from_cache, fresh);
+    assert!(
+        std::fs::read(&entries[0]).unwrap() != bytes,
+        "the damaged entry was rewritten"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

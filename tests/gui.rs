@@ -26,6 +26,7 @@ fn open_app(tag: &str, images: &[&str]) -> (Harness<'static, SamApp>, PathBuf) {
         paths: vec![dir.clone()],
         output: Some(output.clone()),
         remember_recent: false,
+        embedding_cache: None,
     });
     let harness = Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
@@ -391,6 +392,7 @@ fn large_images_preview_at_screen_size_and_accept_at_full_size() {
         paths: vec![dir.join("big.png")],
         output: Some(dir.join("out.json")),
         remember_recent: false,
+        embedding_cache: None,
     });
     let mut h = Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))

@@ -43,6 +43,8 @@ pub struct AppOptions {
     pub output: Option<PathBuf>,
     /// Whether opened datasets go into the user's recent list (off in tests).
     pub remember_recent: bool,
+    /// Folder of the on-disk embedding cache (None: memory only).
+    pub embedding_cache: Option<PathBuf>,
 }
 
 /// State of an image's embedding, shown in the image list.
@@ -187,7 +189,7 @@ pub struct SamApp {
 
 impl SamApp {
     pub fn new(options: AppOptions) -> Self {
-        let worker = Worker::spawn(options.model, options.session);
+        let worker = Worker::spawn(options.model, options.session, options.embedding_cache);
         let mut app = Self {
             worker,
             model_status: ModelStatus::Loading,

@@ -16,6 +16,7 @@ use image::RgbImage;
 use super::render::preview_size;
 use crate::annotate::mask::Mask;
 use crate::imageio;
+use crate::sam::cache::{EmbeddingCache, encode_cached};
 use crate::sam::hub::{self, Manifest};
 use crate::sam::preprocess::ModelFromImage;
 use crate::sam::{
@@ -106,7 +107,11 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn spawn(source: ModelSource, options: SessionOptions) -> Self {
+    pub fn spawn(
+        source: ModelSource,
+        options: SessionOptions,
+        cache_root: Option<PathBuf>,
+    ) -> Self {
         let (req_tx, req_rx) = mpsc::channel();
         let (resp_tx, resp_rx) = mpsc::channel();
         let repaint = Arc::new(Mutex::new(None::<egui::Context>));
@@ -116,7 +121,7 @@ impl Worker {
         };
         let spawned = std::thread::Builder::new()
             .name("samlabel-worker".into())
-            .spawn(move || run(source, options, req_rx, notify));
+            .spawn(move || run(source, options, cache_root, req_rx, notify));
         if let Err(err) = spawned {
             tracing::error!("cannot start the model thread: {err}");
         }
@@ -199,6 +204,7 @@ impl Pending {
 fn run(
     source: ModelSource,
     options: SessionOptions,
+    cache_root: Option<PathBuf>,
     requests: Receiver<Request>,
     notify: Notifier,
 ) {
@@ -216,6 +222,10 @@ fn run(
             None
         }
     };
+    let disk = model
+        .as_ref()
+        .zip(cache_root.as_deref())
+        .map(|(m, root)| EmbeddingCache::for_model(root, m));
     let mut cache: VecDeque<(PathBuf, Embedding)> = VecDeque::new();
     let mut failed: Vec<PathBuf> = Vec::new();
     let mut pending = Pending::default();
@@ -286,7 +296,7 @@ fn run(
                         image: image.clone(),
                     });
                     if let Some(model) = model.as_mut() {
-                        encode_into_cache(model, &path, &image, &mut cache, &notify);
+                        encode_into_cache(model, &path, &image, &mut cache, disk.as_ref(), &notify);
                     }
                 }
                 Err(err) => {
@@ -312,7 +322,9 @@ fn run(
                 continue;
             }
             match imageio::load_rgb(&path) {
-                Ok(image) => encode_into_cache(model, &path, &image, &mut cache, &notify),
+                Ok(image) => {
+                    encode_into_cache(model, &path, &image, &mut cache, disk.as_ref(), &notify)
+                }
                 Err(_) => failed.push(path),
             }
         } else {
@@ -326,6 +338,7 @@ fn encode_into_cache(
     path: &PathBuf,
     image: &RgbImage,
     cache: &mut VecDeque<(PathBuf, Embedding)>,
+    disk: Option<&EmbeddingCache>,
     notify: &Notifier,
 ) {
     if let Some(pos) = cache.iter().position(|(p, _)| p == path) {
@@ -341,7 +354,7 @@ fn encode_into_cache(
     }
     notify.send(Response::EncodeStarted { path: path.clone() });
     let start = Instant::now();
-    match model.encode(image) {
+    match encode_cached(model, image, path, disk) {
         Ok((embedding, _)) => {
             if cache.len() >= CACHE_LEN {
                 cache.pop_front();

@@ -43,6 +43,7 @@ pub fn run(args: GuiArgs) -> anyhow::Result<()> {
         paths: args.paths,
         output: args.output,
         remember_recent: true,
+        embedding_cache: Some(samlabel::sam::hub::cache_dir().join("embeddings")),
     };
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

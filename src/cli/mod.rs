@@ -2,6 +2,7 @@
 
 mod bench;
 mod doctor;
+mod embed;
 mod export;
 mod gui;
 mod models;
@@ -40,6 +41,8 @@ enum Command {
     Models(models::ModelsArgs),
     /// Measure image loading, encoding and per-click decoding; prints one JSON object.
     Bench(bench::BenchArgs),
+    /// Precompute embeddings of a folder's images into the disk cache (optionally one shard of them).
+    Embed(embed::EmbedArgs),
     /// Export a COCO dataset as COCO (RLE or polygons), YOLO segmentation labels or PNG masks.
     Export(export::ExportArgs),
 }
@@ -54,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(args) => models::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Export(args) => export::run(args),
+        Command::Embed(args) => embed::run(args),
     }
 }
 

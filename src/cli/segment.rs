@@ -8,6 +8,8 @@ use samlabel::annotate::coco;
 use samlabel::annotate::dataset::{Annotation, Dataset, Edit, file_name_in};
 use samlabel::annotate::mask::Mask;
 use samlabel::imageio;
+use samlabel::sam::cache::{EmbeddingCache, encode_cached};
+use samlabel::sam::hub;
 use samlabel::sam::{Multimask, PointPrompt, Prompt};
 
 use super::ModelArgs;
@@ -68,8 +70,8 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
     let dataset = args.coco.as_deref().map(open_or_create).transpose()?;
 
     let mut model = args.model.load()?;
-    let (embedding, _) = model
-        .encode(&image)
+    let cache = EmbeddingCache::for_model(&hub::cache_dir().join("embeddings"), &model);
+    let (embedding, _) = encode_cached(&mut model, &image, &args.image, Some(&cache))
         .with_context(|| format!("encoding {} failed", args.image.display()))?;
     let prediction = model.predict(&embedding, &prompt, args.multimask)?;
 

@@ -1,6 +1,7 @@
 //! Everything that touches ONNX Runtime: finding the library, loading a SAM model, encoding an image
 //! and decoding prompts into masks.
 
+pub mod cache;
 pub mod decoder;
 pub mod encoder;
 pub mod hub;
