@@ -72,6 +72,20 @@ fn click(h: &mut Harness<'_, SamApp>, point_in_image: [f32; 2], button: PointerB
     h.step();
 }
 
+/// A left-button drag from `a` to `b` in `steps` moves.
+fn drag(h: &mut Harness<'_, SamApp>, a: Pos2, b: Pos2, steps: usize) {
+    h.event(Event::PointerMoved(a));
+    h.step();
+    pointer(h, a, PointerButton::Primary, true);
+    h.step();
+    for t in 1..=steps {
+        h.event(Event::PointerMoved(a + (b - a) * (t as f32 / steps as f32)));
+        h.step();
+    }
+    pointer(h, b, PointerButton::Primary, false);
+    h.step();
+}
+
 fn wait_preview(h: &mut Harness<'_, SamApp>) {
     wait_until(h, "the preview", |app| {
         !app.is_decoding() && app.preview_mask().is_some()
@@ -154,16 +168,7 @@ fn a_box_and_a_negative_point_give_a_preview_and_escape_clears_it() {
         h.state().ui_from_image([100.0, 60.0]),
         h.state().ui_from_image([420.0, 320.0]),
     );
-    h.event(Event::PointerMoved(a));
-    h.step();
-    pointer(&h, a, PointerButton::Primary, true);
-    h.step();
-    for t in 1..=10 {
-        h.event(Event::PointerMoved(a + (b - a) * (t as f32 / 10.0)));
-        h.step();
-    }
-    pointer(&h, b, PointerButton::Primary, false);
-    h.step();
+    drag(&mut h, a, b, 10);
     wait_preview(&mut h);
     let box_area = h.state().preview_mask().unwrap().area();
     assert!(box_area > 0);
@@ -356,16 +361,7 @@ fn the_brush_edits_the_selected_annotation_and_undo_restores_it() {
         h.state().ui_from_image([20.0, 390.0]),
         h.state().ui_from_image([580.0, 390.0]),
     );
-    h.event(Event::PointerMoved(a));
-    h.step();
-    pointer(&h, a, PointerButton::Primary, true);
-    h.step();
-    for t in 1..=20 {
-        h.event(Event::PointerMoved(a + (b - a) * (t as f32 / 20.0)));
-        h.step();
-    }
-    pointer(&h, b, PointerButton::Primary, false);
-    h.step();
+    drag(&mut h, a, b, 20);
     h.step();
     let after = annotation(&h);
     assert!(

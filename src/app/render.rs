@@ -16,24 +16,8 @@ const MAX_TEXTURE_SIDE: u32 = 4096;
 /// The full-resolution mask is made only when it is needed (accept, brush).
 const PREVIEW_MAX_SIDE: u32 = 2048;
 
-/// Size of the preview mask for an image of `(w, h)`.
-pub fn preview_size((w, h): (u32, u32)) -> (u32, u32) {
-    let longest = w.max(h);
-    if longest <= PREVIEW_MAX_SIDE {
-        return (w, h);
-    }
-    let scale = f64::from(PREVIEW_MAX_SIDE) / f64::from(longest);
-    (
-        ((f64::from(w) * scale).round() as u32).max(1),
-        ((f64::from(h) * scale).round() as u32).max(1),
-    )
-}
-
-/// Size of a texture showing a `w x h` image: the image's, or downscaled to fit the cap.
-fn texture_size(w: u32, h: u32, gpu_max: usize) -> (u32, u32) {
-    let cap = MAX_TEXTURE_SIDE
-        .min(u32::try_from(gpu_max).unwrap_or(u32::MAX))
-        .max(1);
+/// `(w, h)` scaled down (aspect kept) so that its longest side is at most `cap`.
+fn fit_within(w: u32, h: u32, cap: u32) -> (u32, u32) {
     let longest = w.max(h);
     if longest <= cap {
         return (w, h);
@@ -43,6 +27,19 @@ fn texture_size(w: u32, h: u32, gpu_max: usize) -> (u32, u32) {
         ((f64::from(w) * scale).round() as u32).max(1),
         ((f64::from(h) * scale).round() as u32).max(1),
     )
+}
+
+/// Size of the preview mask for an image of `(w, h)`.
+pub fn preview_size((w, h): (u32, u32)) -> (u32, u32) {
+    fit_within(w, h, PREVIEW_MAX_SIDE)
+}
+
+/// Size of a texture showing a `w x h` image: the image's, or downscaled to fit our cap and the GPU's.
+fn texture_size(w: u32, h: u32, gpu_max: usize) -> (u32, u32) {
+    let cap = MAX_TEXTURE_SIDE
+        .min(u32::try_from(gpu_max).unwrap_or(u32::MAX))
+        .max(1);
+    fit_within(w, h, cap)
 }
 
 pub fn image_texture(image: &RgbImage, gpu_max: usize) -> ColorImage {
