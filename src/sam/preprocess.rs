@@ -125,45 +125,83 @@ fn resize_bilinear_pil(image: &RgbImage, out_w: u32, out_h: u32) -> RgbImage {
     let horizontal = coefficients(in_w, out_w);
     let vertical = coefficients(in_h, out_h);
     let src = image.as_raw();
-    let half = 1i32 << (PRECISION_BITS - 1);
+    let stride = out_w * 3;
 
     // Only the rows the vertical pass reads go through the horizontal pass, as in Pillow.
     let first_row = vertical.bounds.first().map_or(0, |b| b.0);
     let last_row = vertical.bounds.last().map_or(0, |b| b.0 + b.1);
-    let rows = last_row - first_row;
-    let mut temp = vec![0u8; rows * out_w * 3];
-    for (r, out_row) in temp.chunks_exact_mut(out_w * 3).enumerate() {
-        let in_row = &src[(first_row + r) * in_w * 3..(first_row + r + 1) * in_w * 3];
-        for (x, px) in out_row.chunks_exact_mut(3).enumerate() {
-            let (min, n) = horizontal.bounds[x];
-            let k = &horizontal.weights[x * horizontal.taps..x * horizontal.taps + n];
-            let mut acc = [half; 3];
-            for (i, &w) in k.iter().enumerate() {
-                let s = &in_row[(min + i) * 3..(min + i) * 3 + 3];
-                for c in 0..3 {
-                    acc[c] += i32::from(s[c]) * w;
-                }
-            }
-            for c in 0..3 {
-                px[c] = clip8(acc[c]);
-            }
-        }
-    }
+    let mut temp = vec![0u8; (last_row - first_row) * stride];
+    in_parallel(&mut temp, stride, |r, out_row| {
+        let row = first_row + r;
+        horizontal_row(
+            &src[row * in_w * 3..(row + 1) * in_w * 3],
+            &horizontal,
+            out_row,
+        );
+    });
 
-    let stride = out_w * 3;
     let mut out = vec![0u8; out_h * stride];
-    for (y, out_row) in out.chunks_exact_mut(stride).enumerate() {
+    in_parallel(&mut out, stride, |y, out_row| {
         let (min, n) = vertical.bounds[y];
         let k = &vertical.weights[y * vertical.taps..y * vertical.taps + n];
-        for (i, v) in out_row.iter_mut().enumerate() {
-            let mut acc = half;
-            for (j, &w) in k.iter().enumerate() {
-                acc += i32::from(temp[(min - first_row + j) * stride + i]) * w;
-            }
-            *v = clip8(acc);
+        let rows = k.iter().enumerate().map(|(j, &w)| {
+            let at = (min - first_row + j) * stride;
+            (&temp[at..at + stride], w)
+        });
+        vertical_row(rows, out_row);
+    });
+    RgbImage::from_raw(out_w as u32, out_h as u32, out).expect("buffer size matches dimensions")
+}
+
+/// One output row of the horizontal pass (3 channels interleaved).
+fn horizontal_row(in_row: &[u8], c: &Coefficients, out_row: &mut [u8]) {
+    let half = 1i32 << (PRECISION_BITS - 1);
+    for (x, px) in out_row.chunks_exact_mut(3).enumerate() {
+        let (min, n) = c.bounds[x];
+        let k = &c.weights[x * c.taps..x * c.taps + n];
+        let mut acc = [half; 3];
+        for (s, &w) in in_row[min * 3..(min + n) * 3].chunks_exact(3).zip(k) {
+            acc[0] += i32::from(s[0]) * w;
+            acc[1] += i32::from(s[1]) * w;
+            acc[2] += i32::from(s[2]) * w;
+        }
+        px[0] = clip8(acc[0]);
+        px[1] = clip8(acc[1]);
+        px[2] = clip8(acc[2]);
+    }
+}
+
+/// One output row of the vertical pass: a weighted sum of whole input rows, accumulated row by row
+/// so the inner loop runs over contiguous memory (and vectorizes).
+fn vertical_row<'a>(rows: impl Iterator<Item = (&'a [u8], i32)>, out_row: &mut [u8]) {
+    let mut acc = vec![1i32 << (PRECISION_BITS - 1); out_row.len()];
+    for (row, w) in rows {
+        for (a, &v) in acc.iter_mut().zip(row) {
+            *a += i32::from(v) * w;
         }
     }
-    RgbImage::from_raw(out_w as u32, out_h as u32, out).expect("buffer size matches dimensions")
+    for (o, a) in out_row.iter_mut().zip(acc) {
+        *o = clip8(a);
+    }
+}
+
+/// Fills `out` (rows of `stride` bytes) with `fill(row index, row)`, splitting the rows over the cores.
+fn in_parallel(out: &mut [u8], stride: usize, fill: impl Fn(usize, &mut [u8]) + Sync) {
+    let rows = out.len() / stride.max(1);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(rows.max(1));
+    let per_thread = rows.div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        for (t, chunk) in out.chunks_mut(per_thread * stride).enumerate() {
+            let fill = &fill;
+            scope.spawn(move || {
+                for (r, row) in chunk.chunks_exact_mut(stride).enumerate() {
+                    fill(t * per_thread + r, row);
+                }
+            });
+        }
+    });
 }
 
 /// Writes `(x - mean) / std` of the resized image into a `1x3xTxT` NCHW tensor, zero elsewhere.
