@@ -113,3 +113,23 @@ fn read_head(path: &Path, buf: &mut [u8]) -> std::io::Result<usize> {
     }
     Ok(filled)
 }
+
+/// Width and height of an image file after EXIF orientation, read from its header only.
+pub fn oriented_dimensions(path: &Path) -> Option<(u32, u32)> {
+    use image::ImageDecoder as _;
+    let mut decoder = image::ImageReader::open(path)
+        .ok()?
+        .with_guessed_format()
+        .ok()?
+        .into_decoder()
+        .ok()?;
+    let (w, h) = decoder.dimensions();
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    use image::metadata::Orientation::*;
+    Some(match orientation {
+        Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH => (h, w),
+        _ => (w, h),
+    })
+}

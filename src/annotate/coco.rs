@@ -117,18 +117,12 @@ pub fn from_value(value: Value, root: Option<&Path>) -> Result<Imported, Problem
     for (i, v) in images_json.into_iter().enumerate() {
         let at = format!("images[{i}]");
         let mut obj = object(v, &at)?;
-        let id = take_id(&mut obj, &at, "id")?;
-        if let Some(first) = image_index.get(&id) {
-            return Err(problem(
-                format!("{at}.id"),
-                format!("duplicate image id {id} (also images[{first}])"),
-            ));
-        }
+        let id = take_unique_id(&mut obj, &at, "image", &mut image_index, i)?;
         let file_name = take_string(&mut obj, &at, "file_name")?;
         let width = take_size(&mut obj, &at, "width")?;
         let height = take_size(&mut obj, &at, "height")?;
         if let Some(root) = root {
-            match oriented_size(&root.join(&file_name)) {
+            match crate::imageio::oriented_dimensions(&root.join(&file_name)) {
                 Some((w, h)) if (w, h) != (width, height) => {
                     return Err(problem(
                         format!("{at}.width"),
@@ -142,7 +136,6 @@ pub fn from_value(value: Value, root: Option<&Path>) -> Result<Imported, Problem
                 None => missing_images.push(file_name.clone()),
             }
         }
-        image_index.insert(id, i);
         images.push(ImageEntry {
             id,
             file_name,
@@ -157,13 +150,7 @@ pub fn from_value(value: Value, root: Option<&Path>) -> Result<Imported, Problem
     for (i, v) in categories_json.into_iter().enumerate() {
         let at = format!("categories[{i}]");
         let mut obj = object(v, &at)?;
-        let id = take_id(&mut obj, &at, "id")?;
-        if let Some(first) = category_index.get(&id) {
-            return Err(problem(
-                format!("{at}.id"),
-                format!("duplicate category id {id} (also categories[{first}])"),
-            ));
-        }
+        let id = take_unique_id(&mut obj, &at, "category", &mut category_index, i)?;
         let name = take_string(&mut obj, &at, "name")?;
         let supercategory = match obj.shift_remove("supercategory") {
             None => String::new(),
@@ -183,7 +170,6 @@ pub fn from_value(value: Value, root: Option<&Path>) -> Result<Imported, Problem
                 }
             },
         };
-        category_index.insert(id, i);
         categories.push(Category {
             id,
             name,
@@ -198,13 +184,7 @@ pub fn from_value(value: Value, root: Option<&Path>) -> Result<Imported, Problem
     for (i, v) in annotations_json.into_iter().enumerate() {
         let at = format!("annotations[{i}]");
         let mut obj = object(v, &at)?;
-        let id = take_id(&mut obj, &at, "id")?;
-        if let Some(first) = annotation_index.get(&id) {
-            return Err(problem(
-                format!("{at}.id"),
-                format!("duplicate annotation id {id} (also annotations[{first}])"),
-            ));
-        }
+        let id = take_unique_id(&mut obj, &at, "annotation", &mut annotation_index, i)?;
         let image_id = take_id(&mut obj, &at, "image_id")?;
         let image = image_index
             .get(&image_id)
@@ -263,7 +243,6 @@ pub fn from_value(value: Value, root: Option<&Path>) -> Result<Imported, Problem
                 measures(&rle()).1
             }
         };
-        annotation_index.insert(id, i);
         annotations.push(Annotation {
             id,
             image_id,
@@ -316,6 +295,25 @@ fn take_id(obj: &mut Map<String, Value>, at: &str, key: &str) -> Result<u64, Pro
         )),
         None => Err(problem(format!("{at}.{key}"), "missing")),
     }
+}
+
+/// The entry's `id`, refused when an earlier entry of the same list (`seen`: id → index) has it.
+fn take_unique_id(
+    obj: &mut Map<String, Value>,
+    at: &str,
+    kind: &str,
+    seen: &mut HashMap<u64, usize>,
+    index: usize,
+) -> Result<u64, Problem> {
+    let id = take_id(obj, at, "id")?;
+    if let Some(first) = seen.insert(id, index) {
+        let list = at.split('[').next().unwrap_or(at);
+        return Err(problem(
+            format!("{at}.id"),
+            format!("duplicate {kind} id {id} (also {list}[{first}])"),
+        ));
+    }
+    Ok(id)
 }
 
 fn take_size(obj: &mut Map<String, Value>, at: &str, key: &str) -> Result<u32, Problem> {
@@ -471,26 +469,6 @@ fn parse_segmentation(v: Value, at: &str, image: &ImageEntry) -> Result<Segmenta
             format!("must be polygons or RLE, not {}", kind(&other)),
         )),
     }
-}
-
-/// Width and height of an image file after EXIF orientation, read from its header only.
-fn oriented_size(path: &Path) -> Option<(u32, u32)> {
-    use image::ImageDecoder as _;
-    let mut decoder = image::ImageReader::open(path)
-        .ok()?
-        .with_guessed_format()
-        .ok()?
-        .into_decoder()
-        .ok()?;
-    let (w, h) = decoder.dimensions();
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    use image::metadata::Orientation::*;
-    Some(match orientation {
-        Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH => (h, w),
-        _ => (w, h),
-    })
 }
 
 /// How segmentations are written.

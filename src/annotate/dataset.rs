@@ -396,24 +396,11 @@ impl Dataset {
                     .iter()
                     .position(|i| i.id == id)
                     .ok_or(EditError::NoImage(id))?;
-                if self.annotations_of(id).next().is_some() {
-                    // Annotations go with the image, and come back with it.
-                    let mut batch = Vec::new();
-                    let ids: Vec<AnnotationId> = self.annotations_of(id).map(|a| a.id).collect();
-                    for ann_id in ids {
-                        batch.push(self.apply_raw(Edit::DeleteAnnotation(ann_id))?);
-                    }
-                    // Re-insert in reverse order so each lands at the index it was removed from.
-                    batch.reverse();
-                    let image = self.images.remove(pos);
-                    batch.insert(0, Edit::InsertImage { index: pos, image });
-                    Edit::Batch(batch)
-                } else {
-                    Edit::InsertImage {
-                        index: pos,
-                        image: self.images.remove(pos),
-                    }
-                }
+                // Annotations go with the image, and come back with it.
+                let mut batch = self.delete_annotations_where(|a| a.image_id == id)?;
+                let image = self.images.remove(pos);
+                batch.insert(0, Edit::InsertImage { index: pos, image });
+                Edit::Batch(batch)
             }
             Edit::AddAnnotation(annotation) => {
                 let index = self.annotations.len();
@@ -519,18 +506,8 @@ impl Dataset {
                     .iter()
                     .position(|c| c.id == id)
                     .ok_or(EditError::NoCategory(id))?;
-                let mut batch = Vec::new();
-                let ids: Vec<AnnotationId> = self
-                    .annotations
-                    .iter()
-                    .filter(|a| a.category_id == id)
-                    .map(|a| a.id)
-                    .collect();
-                for ann_id in ids {
-                    batch.push(self.apply_raw(Edit::DeleteAnnotation(ann_id))?);
-                }
+                let mut batch = self.delete_annotations_where(|a| a.category_id == id)?;
                 // The category must come back before its annotations, at its old place in the list.
-                batch.reverse();
                 let category = self.categories.remove(pos);
                 batch.insert(
                     0,
@@ -561,6 +538,26 @@ impl Dataset {
         };
         self.revision += 1;
         Ok(inverse)
+    }
+
+    /// Deletes every annotation that matches and returns the inverses in the order that puts each
+    /// back at the index it was removed from.
+    fn delete_annotations_where(
+        &mut self,
+        matches: impl Fn(&Annotation) -> bool,
+    ) -> Result<Vec<Edit>, EditError> {
+        let ids: Vec<AnnotationId> = self
+            .annotations
+            .iter()
+            .filter(|a| matches(a))
+            .map(|a| a.id)
+            .collect();
+        let mut inverses = Vec::with_capacity(ids.len());
+        for id in ids {
+            inverses.push(self.apply_raw(Edit::DeleteAnnotation(id))?);
+        }
+        inverses.reverse();
+        Ok(inverses)
     }
 
     fn annotation_mut(&mut self, id: AnnotationId) -> Result<&mut Annotation, EditError> {

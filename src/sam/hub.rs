@@ -116,7 +116,13 @@ fn model_dir_in(cache: &Path, name: &str) -> PathBuf {
 
 /// Whether `name` has been downloaded completely.
 pub fn is_downloaded(name: &str) -> bool {
-    model_dir(name).join("model.json").is_file()
+    is_complete(&model_dir(name))
+}
+
+/// A model folder is complete once its `model.json` exists: it is written last, in the staging
+/// folder that is then moved into place.
+fn is_complete(dir: &Path) -> bool {
+    dir.join("model.json").is_file()
 }
 
 /// Returns the model's directory, downloading it first if needed. `progress` receives
@@ -135,7 +141,7 @@ pub fn ensure_model_in(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<PathBuf, HubError> {
     let dir = model_dir_in(cache, &entry.name);
-    if dir.join("model.json").is_file() {
+    if is_complete(&dir) {
         return Ok(dir);
     }
     let downloads = cache.join("downloads");
