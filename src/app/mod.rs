@@ -544,7 +544,7 @@ impl SamApp {
                 Response::Decoded {
                     seq,
                     path,
-                    decoded,
+                    prediction,
                     millis,
                 } => {
                     if seq == self.prompt.seq {
@@ -564,7 +564,7 @@ impl SamApp {
                     let texture = ctx.load_texture(
                         "preview",
                         render::mask_texture(
-                            &decoded.preview,
+                            &prediction.mask,
                             render::PREVIEW_COLOR,
                             alpha,
                             self.max_texture_side,
@@ -572,10 +572,10 @@ impl SamApp {
                         TextureOptions::NEAREST,
                     );
                     self.preview = Some(Preview {
-                        candidates: decoded.candidates,
-                        model_from_image: decoded.model_from_image,
-                        index: decoded.index,
-                        mask: decoded.preview,
+                        candidates: prediction.candidates,
+                        model_from_image: prediction.model_from_image,
+                        index: prediction.index,
+                        mask: prediction.mask,
                         texture,
                         hover,
                     });

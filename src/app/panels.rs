@@ -152,15 +152,20 @@ impl SamApp {
     }
 
     fn annotation_counts(&self) -> std::collections::HashMap<String, usize> {
-        let mut counts = std::collections::HashMap::new();
-        if let Some(project) = &self.project {
-            for ann in project.dataset.annotations() {
-                if let Some(image) = project.dataset.image(ann.image_id) {
-                    *counts.entry(image.file_name.clone()).or_insert(0) += 1;
-                }
-            }
+        let Some(project) = &self.project else {
+            return std::collections::HashMap::new();
+        };
+        // Runs every frame: count by image id in one pass, then name the counts (no per-annotation lookup).
+        let mut by_id = std::collections::HashMap::new();
+        for ann in project.dataset.annotations() {
+            *by_id.entry(ann.image_id).or_insert(0) += 1;
         }
-        counts
+        project
+            .dataset
+            .images()
+            .iter()
+            .filter_map(|i| by_id.get(&i.id).map(|&n| (i.file_name.clone(), n)))
+            .collect()
     }
 
     pub(super) fn side_ui(&mut self, ui: &mut egui::Ui) {

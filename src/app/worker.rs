@@ -14,15 +14,10 @@ use std::time::Instant;
 use image::RgbImage;
 
 use super::render::preview_size;
-use crate::annotate::mask::Mask;
 use crate::imageio;
 use crate::sam::cache::{EmbeddingCache, encode_cached};
 use crate::sam::hub::{self, Manifest};
-use crate::sam::preprocess::ModelFromImage;
-use crate::sam::{
-    Candidates, Embedding, Multimask, Prompt, SamModel, SessionOptions, postprocess,
-    select_candidate,
-};
+use crate::sam::{Embedding, Multimask, Prediction, Prompt, SamModel, SessionOptions};
 
 /// Which model the worker should load.
 #[derive(Clone, Debug)]
@@ -80,7 +75,8 @@ pub enum Response {
     Decoded {
         seq: u64,
         path: PathBuf,
-        decoded: Box<Decoded>,
+        /// The chosen candidate's mask is at preview resolution (`render::preview_size`).
+        prediction: Box<Prediction>,
         /// Decoder plus preview upscaling.
         millis: f64,
     },
@@ -88,15 +84,6 @@ pub enum Response {
         seq: u64,
         message: String,
     },
-}
-
-/// A decode's answer: all candidates, the chosen one, and its mask at preview resolution.
-#[derive(Debug)]
-pub struct Decoded {
-    pub candidates: Candidates,
-    pub index: usize,
-    pub model_from_image: ModelFromImage,
-    pub preview: Mask,
 }
 
 /// The UI's handle on the worker thread.
@@ -173,8 +160,6 @@ const CACHE_LEN: usize = 8;
 #[derive(Default)]
 struct Pending {
     open: Option<PathBuf>,
-    /// The image currently shown: it is encoded before prefetching.
-    current: Option<PathBuf>,
     prefetch: VecDeque<PathBuf>,
     decode: Option<(u64, PathBuf, Prompt, Multimask)>,
 }
@@ -182,10 +167,7 @@ struct Pending {
 impl Pending {
     fn take(&mut self, request: Request) {
         match request {
-            Request::Open(path) => {
-                self.current = Some(path.clone());
-                self.open = Some(path);
-            }
+            Request::Open(path) => self.open = Some(path),
             Request::Prefetch(paths) => self.prefetch = paths.into(),
             Request::Decode {
                 seq,
@@ -249,24 +231,14 @@ fn run(
             match (model.as_mut(), cache.iter().find(|(p, _)| *p == path)) {
                 (Some(model), Some((_, embedding))) => {
                     let start = Instant::now();
-                    match model.decode(embedding, &prompt) {
-                        Ok(candidates) => {
-                            let index = select_candidate(&candidates, multimask, &prompt);
-                            let t = embedding.model_from_image;
-                            let (w, h) = preview_size(t.image_size);
-                            let preview = postprocess::mask_at(candidates.logits(index), &t, w, h);
-                            notify.send(Response::Decoded {
-                                seq,
-                                path,
-                                decoded: Box::new(Decoded {
-                                    candidates,
-                                    index,
-                                    model_from_image: t,
-                                    preview,
-                                }),
-                                millis: start.elapsed().as_secs_f64() * 1e3,
-                            });
-                        }
+                    let size = preview_size(embedding.model_from_image.image_size);
+                    match model.predict_at(embedding, &prompt, multimask, size) {
+                        Ok(prediction) => notify.send(Response::Decoded {
+                            seq,
+                            path,
+                            prediction: Box::new(prediction),
+                            millis: start.elapsed().as_secs_f64() * 1e3,
+                        }),
                         Err(err) => notify.send(Response::DecodeFailed {
                             seq,
                             message: err.to_string(),

@@ -35,6 +35,7 @@ pub enum SamError {
 /// One answer to a prompt: the chosen candidate as a full-resolution mask.
 #[derive(Clone, Debug)]
 pub struct Prediction {
+    /// The chosen candidate's mask (at the image's size unless asked for another).
     pub mask: Mask,
     /// Predicted IoU of the chosen candidate.
     pub score: f32,
@@ -60,16 +61,29 @@ impl SamModel {
         prompt: &Prompt,
         multimask: Multimask,
     ) -> Result<Prediction, SamError> {
+        let size = embedding.model_from_image.image_size;
+        self.predict_at(embedding, prompt, multimask, size)
+    }
+
+    /// `predict` with the mask made at `(width, height)` covering the whole image: a smaller size
+    /// gives a quick preview; the image's own size is SamPredictor's exact mask.
+    pub fn predict_at(
+        &mut self,
+        embedding: &Embedding,
+        prompt: &Prompt,
+        multimask: Multimask,
+        (width, height): (u32, u32),
+    ) -> Result<Prediction, SamError> {
         let candidates = self.decode(embedding, prompt)?;
         let index = select_candidate(&candidates, multimask, prompt);
-        let mask =
-            postprocess::mask_in_image(candidates.logits(index), &embedding.model_from_image);
+        let t = embedding.model_from_image;
+        let mask = postprocess::mask_at(candidates.logits(index), &t, width, height);
         Ok(Prediction {
             mask,
             score: candidates.iou[index],
             index,
             candidates,
-            model_from_image: embedding.model_from_image,
+            model_from_image: t,
         })
     }
 }
