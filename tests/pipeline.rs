@@ -5,8 +5,11 @@ mod common;
 use std::path::Path;
 
 use samlabel::imageio;
-use samlabel::sam::{Multimask, SamModel, SessionOptions};
+use samlabel::sam::{CancelToken, Multimask, SamError, SamModel, SessionOptions};
 
+/// PNGs decode to PIL's pixels and the SIMD resize is within one level of Pillow's bytes; that and
+/// float rounding in ONNX Runtime vs torch move a few boundary pixels of the random-weight model's
+/// masks (worst case 0.993 on these fixtures; 0.999 when the resize was Pillow's to the byte).
 const MIN_IOU: f64 = 0.99;
 
 fn check_all_cases(model_dir: &Path) {
@@ -41,11 +44,6 @@ fn check_all_cases(model_dir: &Path) {
                 case.name, prediction.index, case.chosen_index, prediction.score, case.score
             );
             assert!(iou >= MIN_IOU, "{}: IoU {iou} < {MIN_IOU}", case.name);
-            // PNGs decode to the same pixels as PIL and the resize is Pillow's to the byte, so only
-            // float rounding inside ONNX Runtime vs torch remains.
-            if image_case.file.ends_with(".png") {
-                assert!(iou >= 0.999, "{}: IoU {iou} on a lossless image", case.name);
-            }
             assert_eq!(
                 prediction.index, case.chosen_index,
                 "{}: chosen candidate",
@@ -98,4 +96,25 @@ fn fixture_cases_cover_the_prompt_kinds() {
         cases.images.iter().any(|i| i.height > i.width),
         "a portrait image"
     );
+}
+
+#[test]
+fn a_cancelled_encode_stops_and_the_token_can_be_reused() {
+    let mut model = SamModel::load(&common::model_dir(), SessionOptions::default())
+        .expect("fixture model loads");
+    let image = imageio::load_rgb(&first_image_path()).unwrap();
+    let token = CancelToken::new().unwrap();
+    token.cancel();
+    assert!(matches!(
+        model.encode_with(&image, Some(&token)),
+        Err(SamError::Cancelled)
+    ));
+    token.reset();
+    let (with_token, _) = model.encode_with(&image, Some(&token)).unwrap();
+    let (without, _) = model.encode(&image).unwrap();
+    assert_eq!(with_token.data, without.data);
+}
+
+fn first_image_path() -> std::path::PathBuf {
+    common::fixtures().join(&common::cases().images[0].file)
 }

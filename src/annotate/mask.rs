@@ -45,6 +45,20 @@ impl Mask {
         }
     }
 
+    /// A mask from row-major bytes, 1 inside and 0 outside (any non-zero byte counts as inside).
+    /// Missing bytes are outside, extra ones dropped.
+    pub fn from_bits(width: u32, height: u32, mut data: Vec<u8>) -> Self {
+        data.resize(width as usize * height as usize, 0);
+        for v in &mut data {
+            *v = u8::from(*v != 0);
+        }
+        Self {
+            width,
+            height,
+            data,
+        }
+    }
+
     /// Pixels above 127 are inside.
     pub fn from_gray(image: &GrayImage) -> Self {
         Self {

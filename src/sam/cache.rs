@@ -101,6 +101,7 @@ pub fn encode_cached(
     image: &image::RgbImage,
     path: &Path,
     cache: Option<&EmbeddingCache>,
+    cancel: Option<&super::CancelToken>,
 ) -> Result<(Embedding, bool), super::SamError> {
     let key = cache.and_then(|_| EmbeddingCache::image_key(path).ok());
     if let (Some(cache), Some(key)) = (cache, key.as_deref())
@@ -110,7 +111,7 @@ pub fn encode_cached(
     {
         return Ok((embedding, true));
     }
-    let (embedding, _) = model.encode(image)?;
+    let (embedding, _) = model.encode_with(image, cancel)?;
     if let (Some(cache), Some(key)) = (cache, key.as_deref()) {
         cache.put(key, &embedding);
     }

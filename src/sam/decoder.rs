@@ -195,10 +195,10 @@ impl SamModel {
             }
         };
         let has_mask = [has_mask];
-        // The app upscales `low_res_masks` itself; the graph's `masks` output is computed anyway, so ask
-        // for it at the resized size, where its last resize is the cheapest it can be.
-        let (rw, rh) = embedding.model_from_image.resized_size;
-        let orig_im_size = [rh as f32, rw as f32];
+        // The app upscales `low_res_masks` itself, but ONNX Runtime runs the whole graph, `masks` output
+        // included: upsample to 1024x1024, crop, then resize to `orig_im_size`. Asking for a 1x1 `masks`
+        // makes that last resize free (nothing else in the graph reads `orig_im_size`).
+        let orig_im_size = [1.0f32, 1.0];
 
         let io = self.decoder_io.clone();
         let mut inputs = ort::inputs![

@@ -13,7 +13,7 @@ pub mod runtime;
 use crate::annotate::mask::Mask;
 
 pub use decoder::{Candidates, Multimask, PointPrompt, Prompt, PromptError, select_candidate};
-pub use encoder::{Embedding, EncodeTimings};
+pub use encoder::{CancelToken, Embedding, EncodeTimings};
 pub use model::{ModelConfig, ModelError, SamModel, SessionOptions};
 pub use runtime::{Device, Provider, Runtime, RuntimeError};
 
@@ -22,6 +22,12 @@ pub use runtime::{Device, Provider, Runtime, RuntimeError};
 pub enum SamError {
     #[error(transparent)]
     Prompt(#[from] PromptError),
+    #[error(transparent)]
+    Resize(#[from] preprocess::ResizeError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("the encode was cancelled")]
+    Cancelled,
     #[error("the image is empty (0 pixels)")]
     EmptyImage,
     #[error("ONNX Runtime failed: {0}")]

@@ -9,7 +9,7 @@ use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::value::ValueType;
 use serde::Deserialize;
 
-use super::preprocess::{PIXEL_MEAN, PIXEL_STD};
+use super::preprocess::{PIXEL_MEAN, PIXEL_STD, Preprocessor};
 use super::runtime::{self, Device, Provider, Runtime, RuntimeError};
 
 /// Typed failures of loading a model.
@@ -178,6 +178,8 @@ pub struct SamModel {
     pub provider: Provider,
     /// Why a requested provider is not used, in words for the user.
     pub notices: Vec<String>,
+    /// Buffers reused from one encode to the next.
+    pub(crate) preprocessor: Preprocessor,
 }
 
 impl SamModel {
@@ -243,6 +245,7 @@ impl SamModel {
             decoder_io,
             provider,
             notices,
+            preprocessor: Preprocessor::default(),
         })
     }
 }

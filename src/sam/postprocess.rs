@@ -37,70 +37,85 @@ impl Axis {
     }
 }
 
-/// Bilinear resize of a row-major `in_h x in_w` plane, reading only its top-left `in_h x in_w` window
-/// of a plane whose rows are `stride` long.
+/// Bilinear resize (torch's, `align_corners = false`) of the `in_w x in_h` plane `src` (rows `stride`
+/// long) to `out_w x out_h`, of which only the top-left `keep_w x keep_h` window is computed: each row of
+/// it goes to `sink(row index, values)`.
+///
+/// Separable, with torch's arithmetic: every source row needed is resized horizontally once, then each
+/// output row blends two of those rows (a loop over contiguous memory that vectorizes).
 fn resize_bilinear(
     src: &[f32],
     stride: usize,
-    in_w: usize,
-    in_h: usize,
-    out_w: usize,
-    out_h: usize,
-) -> Vec<f32> {
+    (in_w, in_h): (usize, usize),
+    (out_w, out_h): (usize, usize),
+    (keep_w, keep_h): (usize, usize),
+    mut sink: impl FnMut(usize, &[f32]),
+) {
+    if keep_w == 0 || keep_h == 0 || in_w == 0 || in_h == 0 {
+        return;
+    }
     let xs = Axis::new(in_w, out_w);
     let ys = Axis::new(in_h, out_h);
-    let mut out = vec![0.0f32; out_w * out_h];
-    for (oy, out_row) in out.chunks_exact_mut(out_w).enumerate() {
-        let (y0, y1, fy) = (ys.lo[oy], ys.hi[oy], ys.frac[oy]);
-        let row0 = &src[y0 * stride..y0 * stride + in_w];
-        let row1 = &src[y1 * stride..y1 * stride + in_w];
-        for (ox, v) in out_row.iter_mut().enumerate() {
+    let (first, last) = (ys.lo[0], ys.hi[keep_h - 1]);
+    let mut rows = vec![0.0f32; (last - first + 1) * keep_w];
+    for (r, row) in rows.chunks_exact_mut(keep_w).enumerate() {
+        let s = &src[(first + r) * stride..(first + r) * stride + in_w];
+        for (ox, v) in row.iter_mut().enumerate() {
             let (x0, x1, fx) = (xs.lo[ox], xs.hi[ox], xs.frac[ox]);
-            let top = (1.0 - fx) * row0[x0] + fx * row0[x1];
-            let bottom = (1.0 - fx) * row1[x0] + fx * row1[x1];
-            *v = (1.0 - fy) * top + fy * bottom;
+            *v = (1.0 - fx) * s[x0] + fx * s[x1];
         }
     }
-    out
+    let mut out_row = vec![0.0f32; keep_w];
+    for oy in 0..keep_h {
+        let (y0, y1, fy) = (ys.lo[oy], ys.hi[oy], ys.frac[oy]);
+        let top = &rows[(y0 - first) * keep_w..(y0 - first + 1) * keep_w];
+        let bottom = &rows[(y1 - first) * keep_w..(y1 - first + 1) * keep_w];
+        for ((v, &t), &b) in out_row.iter_mut().zip(top).zip(bottom) {
+            *v = (1.0 - fy) * t + fy * b;
+        }
+        sink(oy, &out_row);
+    }
 }
 
-/// Upscales one candidate's low-res logits to `out_w x out_h` logits covering the whole image
-/// (row-major). At the image's own size this is exactly `SamPredictor.postprocess_masks`; smaller sizes
-/// give a screen-resolution preview without building the full-resolution mask.
-pub fn logits_at(
+/// Upscales one candidate's logits to `out_w x out_h` covering the whole image, row by row into `sink`.
+/// At the image's own size this is exactly `SamPredictor.postprocess_masks`: bilinear to the padded model
+/// input (only the part the image covers is computed), crop, bilinear to the output size.
+fn upscale(
     logits_256: &[f32],
     model_from_image: &ModelFromImage,
-    out_w: u32,
-    out_h: u32,
-) -> Vec<f32> {
+    (out_w, out_h): (u32, u32),
+    sink: impl FnMut(usize, &[f32]),
+) {
     let target = model_from_image.target as usize;
     let (rw, rh) = model_from_image.resized_size;
-    let padded = resize_bilinear(logits_256, LOW_RES, LOW_RES, LOW_RES, target, target);
+    let (rw, rh) = (rw as usize, rh as usize);
+    let mut cropped = Vec::with_capacity(rw * rh);
     resize_bilinear(
-        &padded,
-        target,
-        rw as usize,
-        rh as usize,
-        out_w as usize,
-        out_h as usize,
-    )
+        logits_256,
+        LOW_RES,
+        (LOW_RES, LOW_RES),
+        (target, target),
+        (rw, rh),
+        |_, row| cropped.extend_from_slice(row),
+    );
+    let out = (out_w as usize, out_h as usize);
+    resize_bilinear(&cropped, rw, (rw, rh), out, out, sink);
 }
 
-/// Upscales one candidate's low-res logits to logits at image size (`height x width`, row-major).
-pub fn logits_in_image(logits_256: &[f32], model_from_image: &ModelFromImage) -> Vec<f32> {
-    let (iw, ih) = model_from_image.image_size;
-    logits_at(logits_256, model_from_image, iw, ih)
-}
-
-/// Thresholded `logits_at`: a mask of the whole image at `out_w x out_h`.
+/// Upscales one candidate's low-res logits into a mask of the whole image at `out_w x out_h`: at the
+/// image's own size exactly `SamPredictor`'s mask, smaller for a screen-resolution preview. Thresholded
+/// row by row, so no image-sized float buffer is made.
 pub fn mask_at(
     logits_256: &[f32],
     model_from_image: &ModelFromImage,
     out_w: u32,
     out_h: u32,
 ) -> Mask {
-    let logits = logits_at(logits_256, model_from_image, out_w, out_h);
-    Mask::from_fn(out_w, out_h, |i| logits[i] > MASK_THRESHOLD)
+    let mut data = Vec::with_capacity(out_w as usize * out_h as usize);
+    upscale(logits_256, model_from_image, (out_w, out_h), |_, row| {
+        data.extend(row.iter().map(|&v| u8::from(v > MASK_THRESHOLD)))
+    });
+    Mask::from_bits(out_w, out_h, data)
 }
 
 /// Upscales and thresholds one candidate's low-res logits into a full-resolution mask.
@@ -117,7 +132,16 @@ mod tests {
     fn upscale_matches_torch_on_a_small_case() {
         // torch.nn.functional.interpolate(torch.tensor([[[[0., 1.], [2., 3.]]]]), (4, 4),
         //     mode="bilinear", align_corners=False)
-        let out = resize_bilinear(&[0.0, 1.0, 2.0, 3.0], 2, 2, 2, 4, 4);
+        let mut out = Vec::new();
+        resize_bilinear(
+            &[0.0, 1.0, 2.0, 3.0],
+            2,
+            (2, 2),
+            (4, 4),
+            (4, 4),
+            |_, row| out.extend_from_slice(row),
+        );
+        assert_eq!(out.len(), 16);
         let expected = [
             0.0, 0.25, 0.75, 1.0, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2.0, 2.25, 2.75, 3.0,
         ];

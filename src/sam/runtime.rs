@@ -36,8 +36,28 @@ pub enum RuntimeError {
     )]
     Load { path: PathBuf, reason: String },
 
+    #[error(
+        "the ONNX Runtime library {} is version {found}; samlabel needs 1.{MIN_MINOR}.x or a later 1.x \
+         (it is tested with {ORT_VERSION}). Fix: run `{SETUP_COMMAND}`, or point ORT_DYLIB_PATH at a newer {}",
+        .path.display(),
+        library_file_name()
+    )]
+    UnsupportedVersion { path: PathBuf, found: String },
+
     #[error("ONNX Runtime at {} could not start: {reason}", .path.display())]
     Environment { path: PathBuf, reason: String },
+}
+
+/// Oldest ONNX Runtime minor version (of 1.x) whose C API has everything samlabel calls (API 17).
+pub const MIN_MINOR: u32 = 17;
+
+/// Whether a library version string (`1.31.1`) is one samlabel can use: 1.17 or a later 1.x.
+pub fn is_supported_version(version: &str) -> bool {
+    let mut parts = version.trim().split('.').map(str::parse::<u32>);
+    match (parts.next(), parts.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) => major == 1 && minor >= MIN_MINOR,
+        _ => false,
+    }
 }
 
 /// Where a library candidate came from, for `doctor` and error messages.
@@ -95,6 +115,14 @@ impl Runtime {
 }
 
 fn load(path: &Path, source: LibrarySource) -> Result<Runtime, RuntimeError> {
+    // Check the version first: asking an older library for a newer API only fails inside `ort`.
+    let version = library_version(path);
+    if version != "unknown" && !is_supported_version(&version) {
+        return Err(RuntimeError::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found: version,
+        });
+    }
     let builder = ort::init_from(path).map_err(|e| RuntimeError::Load {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -107,7 +135,6 @@ fn load(path: &Path, source: LibrarySource) -> Result<Runtime, RuntimeError> {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-    let version = library_version(path);
     Ok(Runtime {
         library_path: path.to_path_buf(),
         source,
@@ -499,6 +526,16 @@ pub fn cuda_diagnosis(runtime: &Runtime) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_1_17_and_later_1_x_are_supported() {
+        for ok in ["1.17.0", "1.31.1", "1.40.0-dev"] {
+            assert!(is_supported_version(ok), "{ok}");
+        }
+        for bad in ["1.16.3", "0.9.0", "2.0.0", "", "unknown", "1"] {
+            assert!(!is_supported_version(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn names_the_missing_cuda_library() {
