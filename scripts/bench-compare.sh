@@ -33,5 +33,8 @@ rows = [
 for name, ratio, goal in rows:
     verdict = "" if goal is None else ("  ok" if ratio <= goal else f"  over the goal {goal}")
     print(f"{name:<36} {ratio:6.2f}{verdict}")
+print(f"{'disk cache read / encoder (rust)':<36} {m(r, 'disk_cache_read_ms') / m(r, 'encoder_ms'):6.4f}{'  ok' if m(r, 'disk_cache_read_ms') < 0.05 * m(r, 'encoder_ms') else '  over the goal 0.05'}")
 print(f"peak RSS rust {r['peak_rss_mb']} MB, python {p['peak_rss_mb']} MB")
+print(f"rust RSS after 10 clicks {r['rss_after_10_clicks_mb']} MB, after {r['clicks']} clicks {r['rss_after_clicks_mb']} MB; "
+      f"per click {r['click_rust_allocations_per_click']:.0f} Rust allocations, the largest {r['click_largest_rust_allocation_kb']} KB")
 PY

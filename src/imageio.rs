@@ -41,26 +41,45 @@ pub enum ImageLoadError {
 /// Grayscale is replicated into three channels, alpha is dropped and 16-bit samples are scaled to
 /// 8 bits, as PIL's `convert("RGB")` does for what `SamPredictor` sees.
 pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageLoadError> {
-    let decode_error = |reason: String| ImageLoadError::Decode {
-        path: path.to_path_buf(),
-        reason,
-    };
     let io_error = |error| ImageLoadError::Io {
         path: path.to_path_buf(),
         error,
     };
+    let mut head = [0u8; 64];
+    let head_len = read_head(path, &mut head).map_err(io_error)?;
     let reader = ImageReader::open(path)
         .map_err(io_error)?
         .with_guessed_format()
         .map_err(io_error)?;
-    let mut head = [0u8; 64];
-    let head_len = read_head(path, &mut head).map_err(io_error)?;
-    if head_len == 0 {
+    decode(reader, &head[..head_len], path)
+}
+
+/// `load_rgb` for a file already in memory; `name` is what messages call it.
+pub fn decode_rgb(bytes: &[u8], name: &Path) -> Result<RgbImage, ImageLoadError> {
+    let reader = ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|error| ImageLoadError::Io {
+            path: name.to_path_buf(),
+            error,
+        })?;
+    decode(reader, &bytes[..bytes.len().min(64)], name)
+}
+
+fn decode<R: std::io::BufRead + std::io::Seek>(
+    reader: ImageReader<R>,
+    head: &[u8],
+    path: &Path,
+) -> Result<RgbImage, ImageLoadError> {
+    let decode_error = |reason: String| ImageLoadError::Decode {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if head.is_empty() {
         return Err(ImageLoadError::Empty {
             path: path.to_path_buf(),
         });
     }
-    if image::guess_format(&head[..head_len]).is_err() {
+    if image::guess_format(head).is_err() {
         let reason = match ImageFormat::from_path(path) {
             Ok(format) => format!(
                 "the file is not a {} image (its content does not match its extension)",
@@ -91,7 +110,10 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageLoadError> {
     let orientation = decoder
         .orientation()
         .map_err(|e| decode_error(e.to_string()))?;
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(e.to_string()))?;
+    let decoded = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(e.to_string()))?;
+    // Orient the 8-bit RGB image (a move for RGB photos, the smallest form otherwise): flips and
+    // the 180-degree turn happen in place; only the 90-degree turns need a second buffer.
+    let mut image = DynamicImage::ImageRgb8(decoded.into_rgb8());
     image.apply_orientation(orientation);
     if image.width() == 0 || image.height() == 0 {
         return Err(ImageLoadError::Empty {
@@ -112,6 +134,69 @@ fn read_head(path: &Path, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(filled)
+}
+
+/// A note when the file holds more than one image (an animated GIF, a multi-page TIFF): samlabel
+/// annotates the first frame only. Reads headers only (and at most two GIF frames).
+pub fn first_frame_note(path: &Path) -> Option<String> {
+    let format = ImageReader::open(path)
+        .ok()?
+        .with_guessed_format()
+        .ok()?
+        .format()?;
+    let more = match format {
+        ImageFormat::Gif => {
+            use image::AnimationDecoder as _;
+            let file = std::io::BufReader::new(std::fs::File::open(path).ok()?);
+            let decoder = image::codecs::gif::GifDecoder::new(file).ok()?;
+            decoder.into_frames().take(2).count() > 1
+        }
+        ImageFormat::Tiff => tiff_has_second_page(&std::fs::read(path).ok()?),
+        _ => false,
+    };
+    let kind = if format == ImageFormat::Gif {
+        "an animated GIF"
+    } else {
+        "a multi-page TIFF"
+    };
+    more.then(|| {
+        format!(
+            "{} is {kind}: samlabel shows and annotates its first frame only",
+            path.display()
+        )
+    })
+}
+
+/// Whether a classic TIFF's first image directory links to a second one.
+fn tiff_has_second_page(bytes: &[u8]) -> bool {
+    let little = match bytes.get(..4) {
+        Some(b"II*\0") => true,
+        Some(b"MM\0*") => false,
+        _ => return false,
+    };
+    let u16_at = |at: usize| {
+        let b: [u8; 2] = bytes.get(at..at + 2)?.try_into().ok()?;
+        Some(if little {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    };
+    let u32_at = |at: usize| {
+        let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+        Some(if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    (|| {
+        let ifd = u32_at(4)? as usize;
+        let entries = usize::from(u16_at(ifd)?);
+        let next = u32_at(ifd.checked_add(2 + entries * 12)?)?;
+        Some(next != 0)
+    })()
+    .unwrap_or(false)
 }
 
 /// Width and height of an image file after EXIF orientation, read from its header only.

@@ -24,7 +24,7 @@ use crate::sam::{Candidates, Multimask, PointPrompt, Prompt, SessionOptions, pos
 use canvas::{Canvas, Layers};
 pub use canvas::{CanvasAction, Tool};
 pub use project::Project;
-use worker::{ModelSource, Request, Response, Worker};
+use worker::{ModelSource, Request, Response, Worker, WorkerOptions};
 
 /// Edits are saved at most this long after they happen.
 const AUTOSAVE_DELAY: Duration = Duration::from_secs(1);
@@ -45,6 +45,8 @@ pub struct AppOptions {
     pub remember_recent: bool,
     /// Folder of the on-disk embedding cache (None: memory only).
     pub embedding_cache: Option<PathBuf>,
+    /// Most memory the embeddings kept in memory may take, in MB.
+    pub embedding_memory_mb: usize,
 }
 
 /// State of an image's embedding, shown in the image list.
@@ -189,7 +191,12 @@ pub struct SamApp {
 
 impl SamApp {
     pub fn new(options: AppOptions) -> Self {
-        let worker = Worker::spawn(options.model, options.session, options.embedding_cache);
+        let worker = Worker::spawn(WorkerOptions {
+            model: options.model,
+            session: options.session,
+            disk_cache: options.embedding_cache,
+            memory_budget: options.embedding_memory_mb.saturating_mul(1 << 20),
+        });
         let mut app = Self {
             worker,
             model_status: ModelStatus::Loading,
@@ -280,15 +287,44 @@ impl SamApp {
         }
     }
 
+    /// Replaces an unreadable dataset file with its `.bak` and opens it.
+    pub fn restore_backup(&mut self) {
+        let Some(project) = self.project.as_mut() else {
+            return;
+        };
+        match project.restore_backup() {
+            Ok(notes) => {
+                let path = project.path.clone();
+                self.open_dataset(&path);
+                for note in notes {
+                    self.notify(MessageLevel::Info, note);
+                }
+            }
+            Err(message) => self.notify(MessageLevel::Error, message),
+        }
+    }
+
     /// Opens (or starts) a dataset file and lists its images.
     pub fn open_dataset(&mut self, path: &Path) {
-        self.save_now();
+        if let Some(current) = self.project.as_mut()
+            && current.read_only_reason().is_none()
+            && let Err(err) = current.save()
+        {
+            // Never drop edits that could not be written.
+            self.notify(
+                MessageLevel::Error,
+                format!("{err}; the current dataset stays open so that its edits are not lost"),
+            );
+            return;
+        }
+        // Let go of the current dataset (and its lock) first: it may be the one being reopened.
+        self.project = None;
         let (project, warnings) = Project::open(path);
         for warning in warnings {
             self.notify(MessageLevel::Warning, warning);
         }
-        if let Some(error) = &project.load_error {
-            self.notify(MessageLevel::Error, error.clone());
+        if let Some(reason) = project.read_only_reason() {
+            self.notify(MessageLevel::Error, reason.to_string());
         }
         let root = project.root.clone();
         let listed: Vec<PathBuf> = project
@@ -505,7 +541,12 @@ impl SamApp {
                     self.notify(MessageLevel::Error, format!("no model: {message}"));
                     self.model_status = ModelStatus::Failed(message);
                 }
-                Response::ImageLoaded { path, image } => {
+                Response::ImageLoaded { path, image, note } => {
+                    if let Some(note) = note
+                        && !self.messages.iter().any(|m| m.text == note)
+                    {
+                        self.notify(MessageLevel::Info, note);
+                    }
                     if self.current_item().is_some_and(|i| i.path == path) {
                         let texture = ctx.load_texture(
                             "image",
@@ -534,6 +575,7 @@ impl SamApp {
                     }
                     self.set_embed(&path, EmbedState::Ready);
                 }
+                Response::EncodeCancelled { path } => self.set_embed(&path, EmbedState::Waiting),
                 Response::EncodeFailed { path, message } => {
                     self.notify(
                         MessageLevel::Error,
@@ -1111,6 +1153,11 @@ impl SamApp {
     /// For tests and scripts: the ui position of an image point on the canvas.
     pub fn ui_from_image(&self, point_in_image: [f32; 2]) -> egui::Pos2 {
         self.canvas.ui_from_image(point_in_image)
+    }
+
+    /// Size of the image on screen (after EXIF orientation), once it has loaded.
+    pub fn shown_image_size(&self) -> Option<(u32, u32)> {
+        self.view.as_ref().map(|v| v.image.dimensions())
     }
 
     /// Whether the current image's embedding is ready.

@@ -173,11 +173,35 @@ impl SamApp {
             .resizable(true)
             .default_size(240.0)
             .show(ui, |ui| {
+                self.recovery_ui(ui);
                 self.categories_ui(ui);
                 ui.separator();
                 self.instances_ui(ui);
             });
         self.confirm_delete_ui(ui);
+    }
+
+    /// Offers the `.bak` when the dataset file cannot be read.
+    fn recovery_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(bak) = self.project.as_ref().and_then(|p| p.recoverable_backup()) else {
+            return;
+        };
+        ui.label(
+            RichText::new("The dataset file cannot be read.")
+                .color(Color32::from_rgb(255, 110, 110)),
+        );
+        let name = bak
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if ui
+            .button(format!("Restore the previous version ({name})"))
+            .on_hover_text("The unreadable file is kept beside it as .unreadable")
+            .clicked()
+        {
+            self.restore_backup();
+        }
+        ui.separator();
     }
 
     fn categories_ui(&mut self, ui: &mut egui::Ui) {
@@ -485,6 +509,8 @@ impl SamApp {
                     ui.separator();
                     let state = if project.load_error.is_some() {
                         "read-only (file unreadable)"
+                    } else if project.busy.is_some() {
+                        "read-only (open in another samlabel)"
                     } else if project.is_dirty() {
                         "unsaved"
                     } else {

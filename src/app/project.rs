@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::annotate::coco;
 use crate::annotate::dataset::{Dataset, file_name_in};
+use crate::annotate::lock::{DatasetLock, LockError};
 
 pub struct Project {
     pub dataset: Dataset,
@@ -16,6 +17,10 @@ pub struct Project {
     dirty_since: Option<Instant>,
     /// Set when the file exists but cannot be read: samlabel then never overwrites it.
     pub load_error: Option<String>,
+    /// Set when another samlabel process has the dataset open: this one only reads it.
+    pub busy: Option<String>,
+    /// Held while this process may save the dataset.
+    _lock: Option<DatasetLock>,
     pub last_saved: Option<Instant>,
 }
 
@@ -25,6 +30,20 @@ impl Project {
     pub fn open(path: &Path) -> (Self, Vec<String>) {
         let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut warnings = Vec::new();
+        let (lock, busy) = match DatasetLock::acquire(path) {
+            Ok(lock) => (Some(lock), None),
+            Err(err @ LockError::Busy { .. }) => (
+                None,
+                Some(format!(
+                    "{err}: opened read-only, edits here are not saved. Close the other window to edit."
+                )),
+            ),
+            // A folder samlabel cannot write to: saving will say so; reading still works.
+            Err(err @ LockError::Io { .. }) => {
+                warnings.push(format!("{err}; the dataset may not be saved"));
+                (None, None)
+            }
+        };
         let (dataset, load_error) = if path.exists() {
             match coco::load(path) {
                 Ok(imported) => {
@@ -44,14 +63,12 @@ impl Project {
                     (imported.dataset, None)
                 }
                 Err(err) => {
-                    let bak = path.with_file_name(format!(
-                        "{}.bak",
-                        path.file_name()
-                            .map(|n| n.to_string_lossy())
-                            .unwrap_or_default()
-                    ));
+                    let bak = backup_path(path);
                     let hint = if bak.is_file() {
-                        format!("; the previous version is in {}", bak.display())
+                        format!(
+                            "; the previous version is in {} (Restore it from the side panel)",
+                            bak.display()
+                        )
                     } else {
                         String::new()
                     };
@@ -74,9 +91,61 @@ impl Project {
             saved_revision,
             dirty_since: None,
             load_error,
+            busy,
+            _lock: lock,
             last_saved: None,
         };
         (project, warnings)
+    }
+
+    /// Why edits are not saved, if they are not.
+    pub fn read_only_reason(&self) -> Option<&str> {
+        self.load_error.as_deref().or(self.busy.as_deref())
+    }
+
+    /// The previous version, when the dataset file is unreadable and `NAME.bak` exists.
+    pub fn recoverable_backup(&self) -> Option<PathBuf> {
+        let bak = backup_path(&self.path);
+        (self.load_error.is_some() && self.busy.is_none() && bak.is_file()).then_some(bak)
+    }
+
+    /// Replaces the unreadable dataset with its `.bak`: the unreadable file is kept as
+    /// `NAME.unreadable` (never deleted), the backup is loaded and saved as the dataset.
+    /// Returns the import's warnings; the error is a sentence for the user.
+    pub fn restore_backup(&mut self) -> Result<Vec<String>, String> {
+        let bak = self
+            .recoverable_backup()
+            .ok_or_else(|| "there is no backup to restore".to_string())?;
+        let imported =
+            coco::load(&bak).map_err(|e| format!("the backup cannot be read either: {e}"))?;
+        let keep = self.path.with_file_name(format!(
+            "{}.unreadable",
+            self.path
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        ));
+        std::fs::rename(&self.path, &keep).map_err(|e| {
+            format!(
+                "cannot move the unreadable {} aside: {e}",
+                self.path.display()
+            )
+        })?;
+        coco::save(&imported.dataset, &self.path)
+            .map_err(|e| format!("the backup was read but cannot be saved: {e}"))?;
+        self.dataset = imported.dataset;
+        self.saved_revision = self.dataset.revision();
+        self.dirty_since = None;
+        self.load_error = None;
+        self.last_saved = Some(Instant::now());
+        let mut notes: Vec<String> = imported.warnings.iter().map(ToString::to_string).collect();
+        notes.push(format!(
+            "restored {} from {}; the unreadable file is kept as {}",
+            self.path.display(),
+            bak.display(),
+            keep.display()
+        ));
+        Ok(notes)
     }
 
     /// The dataset name of an image file: relative to the dataset folder, `/`-separated.
@@ -97,7 +166,7 @@ impl Project {
 
     /// How long until an autosave is due (zero: now); None when nothing is unsaved.
     pub fn save_due(&mut self, delay: Duration) -> Option<Duration> {
-        if !self.is_dirty() || self.load_error.is_some() {
+        if !self.is_dirty() || self.read_only_reason().is_some() {
             return None;
         }
         let since = *self.dirty_since.get_or_insert_with(Instant::now);
@@ -109,8 +178,8 @@ impl Project {
         if !self.is_dirty() {
             return Ok(());
         }
-        if let Some(error) = &self.load_error {
-            return Err(format!("not saved: {error}"));
+        if let Some(reason) = self.read_only_reason() {
+            return Err(format!("not saved: {reason}"));
         }
         coco::save(&self.dataset, &self.path).map_err(|e| format!("not saved: {e}"))?;
         self.saved_revision = self.dataset.revision();
@@ -118,6 +187,16 @@ impl Project {
         self.last_saved = Some(Instant::now());
         Ok(())
     }
+}
+
+/// `NAME.bak` beside the dataset: the version before the last save.
+fn backup_path(path: &Path) -> PathBuf {
+    path.with_file_name(format!(
+        "{}.bak",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ))
 }
 
 fn recent_file() -> Option<PathBuf> {

@@ -1,15 +1,18 @@
-//! The background worker: owns the SAM model, loads and encodes images, decodes prompts.
+//! The background workers: a loader thread reads the image the user opens, and the model thread owns
+//! the SAM model, encodes images and decodes prompts.
 //!
 //! The UI sends `Request`s and polls `Response`s; it never waits. Requests are coalesced: only the
-//! newest decode and the newest open count, a decode runs before any encode, and prefetching (encoding
-//! the next images) only runs when nothing else is waiting. Results carry the image path (and decodes a
-//! sequence number), so the UI drops answers for an image it already left.
+//! newest decode and the newest open count, and a decode runs before any encode. Prefetching (encoding
+//! the next images) runs only when nothing else waits, and yields at once: a click, or opening another
+//! image, cancels the running prefetch encode inside ONNX Runtime, and it starts again after a quiet
+//! moment. Results carry the image path (and decodes a sequence number), so the UI drops answers for an
+//! image it already left.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
@@ -17,7 +20,9 @@ use super::render::preview_size;
 use crate::imageio;
 use crate::sam::cache::{EmbeddingCache, encode_cached};
 use crate::sam::hub::{self, Manifest};
-use crate::sam::{Embedding, Multimask, Prediction, Prompt, SamModel, SessionOptions};
+use crate::sam::{
+    CancelToken, Embedding, Multimask, Prediction, Prompt, SamError, SamModel, SessionOptions,
+};
 
 /// Which model the worker should load.
 #[derive(Clone, Debug)]
@@ -26,6 +31,23 @@ pub enum ModelSource {
     /// A model from the manifest, downloaded on first use.
     Named(String),
 }
+
+/// How the worker runs: the model, where it runs and how much it may keep.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    pub model: ModelSource,
+    pub session: SessionOptions,
+    /// Folder of the on-disk embedding cache (None: memory only).
+    pub disk_cache: Option<PathBuf>,
+    /// Most memory the embeddings kept in memory may take, in bytes (the current one is always kept).
+    pub memory_budget: usize,
+}
+
+/// Default for `WorkerOptions::memory_budget`: 64 SAM embeddings of 4 MB.
+pub const DEFAULT_MEMORY_BUDGET_MB: usize = 256;
+
+/// After a click or an open, prefetching waits this long for the user to pause.
+const PREFETCH_QUIET: Duration = Duration::from_millis(1500);
 
 #[derive(Debug)]
 pub enum Request {
@@ -56,6 +78,8 @@ pub enum Response {
     ImageLoaded {
         path: PathBuf,
         image: Arc<RgbImage>,
+        /// Said once the image shows, e.g. that only the first frame of an animation is used.
+        note: Option<String>,
     },
     ImageFailed {
         path: PathBuf,
@@ -72,6 +96,10 @@ pub enum Response {
         path: PathBuf,
         message: String,
     },
+    /// A prefetch encode gave way to the user's work; it is retried later.
+    EncodeCancelled {
+        path: PathBuf,
+    },
     Decoded {
         seq: u64,
         path: PathBuf,
@@ -86,36 +114,97 @@ pub enum Response {
     },
 }
 
-/// The UI's handle on the worker thread.
+/// The UI's handle on the worker threads.
 pub struct Worker {
-    requests: Sender<Request>,
+    requests: Sender<Job>,
+    opens: Sender<PathBuf>,
     responses: Receiver<Response>,
     repaint: Arc<Mutex<Option<egui::Context>>>,
+    background: Arc<Background>,
+}
+
+/// The prefetch encode that is running, so that the UI thread can cancel it.
+struct Background {
+    running: Mutex<Option<PathBuf>>,
+    /// Made by the model thread once ONNX Runtime is loaded.
+    cancel: OnceLock<CancelToken>,
+}
+
+impl Background {
+    /// Cancels the running prefetch unless it encodes `keep`.
+    fn cancel_unless(&self, keep: impl Fn(&PathBuf) -> bool) {
+        let Ok(running) = self.running.lock() else {
+            return;
+        };
+        if let (Some(path), Some(cancel)) = (running.as_ref(), self.cancel.get())
+            && !keep(path)
+        {
+            tracing::debug!("cancelling the prefetch of {}", path.display());
+            cancel.cancel();
+        }
+    }
+
+    /// Marks `path` as the running prefetch (or none) and readies the cancel flag.
+    fn set_running(&self, path: Option<&PathBuf>) {
+        if let Ok(mut running) = self.running.lock() {
+            *running = path.cloned();
+            if let Some(cancel) = self.cancel.get() {
+                cancel.reset();
+            }
+        }
+    }
+}
+
+/// What the model thread works on.
+enum Job {
+    /// Encode an image the user opened (the loader has read it).
+    Encode(PathBuf, Arc<RgbImage>),
+    Prefetch(Vec<PathBuf>),
+    Decode(DecodeJob),
+}
+
+struct DecodeJob {
+    seq: u64,
+    path: PathBuf,
+    prompt: Prompt,
+    multimask: Multimask,
 }
 
 impl Worker {
-    pub fn spawn(
-        source: ModelSource,
-        options: SessionOptions,
-        cache_root: Option<PathBuf>,
-    ) -> Self {
-        let (req_tx, req_rx) = mpsc::channel();
+    pub fn spawn(options: WorkerOptions) -> Self {
+        let (job_tx, job_rx) = mpsc::channel();
+        let (open_tx, open_rx) = mpsc::channel();
         let (resp_tx, resp_rx) = mpsc::channel();
         let repaint = Arc::new(Mutex::new(None::<egui::Context>));
         let notify = Notifier {
             sender: resp_tx,
             repaint: repaint.clone(),
         };
-        let spawned = std::thread::Builder::new()
-            .name("samlabel-worker".into())
-            .spawn(move || run(source, options, cache_root, req_rx, notify));
-        if let Err(err) = spawned {
-            tracing::error!("cannot start the model thread: {err}");
+        let background = Arc::new(Background {
+            running: Mutex::new(None),
+            cancel: OnceLock::new(),
+        });
+
+        let loader_notify = notify.clone();
+        let loader_jobs = job_tx.clone();
+        let loader = std::thread::Builder::new()
+            .name("samlabel-loader".into())
+            .spawn(move || load_images(open_rx, loader_jobs, loader_notify));
+        let model_background = background.clone();
+        let model = std::thread::Builder::new()
+            .name("samlabel-model".into())
+            .spawn(move || run(options, job_rx, notify, &model_background));
+        for spawned in [loader, model] {
+            if let Err(err) = spawned {
+                tracing::error!("cannot start a worker thread: {err}");
+            }
         }
         Self {
-            requests: req_tx,
+            requests: job_tx,
+            opens: open_tx,
             responses: resp_rx,
             repaint,
+            background,
         }
     }
 
@@ -129,8 +218,32 @@ impl Worker {
     }
 
     pub fn send(&self, request: Request) {
-        // A closed channel means the worker died; the UI learns it from the missing answers.
-        let _ = self.requests.send(request);
+        // A closed channel means a worker died; the UI learns it from the missing answers.
+        match request {
+            Request::Open(path) => {
+                self.background.cancel_unless(|p| *p == path);
+                let _ = self.opens.send(path);
+            }
+            Request::Prefetch(paths) => {
+                self.background.cancel_unless(|p| paths.contains(p));
+                let _ = self.requests.send(Job::Prefetch(paths));
+            }
+            Request::Decode {
+                seq,
+                path,
+                prompt,
+                multimask,
+            } => {
+                // A click beats background work, unless that work is the clicked image's own encode.
+                self.background.cancel_unless(|p| *p == path);
+                let _ = self.requests.send(Job::Decode(DecodeJob {
+                    seq,
+                    path,
+                    prompt,
+                    multimask,
+                }));
+            }
+        }
     }
 
     pub fn try_recv(&self) -> Option<Response> {
@@ -138,6 +251,7 @@ impl Worker {
     }
 }
 
+#[derive(Clone)]
 struct Notifier {
     sender: Sender<Response>,
     repaint: Arc<Mutex<Option<egui::Context>>>,
@@ -154,44 +268,114 @@ impl Notifier {
     }
 }
 
-/// Embeddings kept in memory (each is 4 MB for SAM).
-const CACHE_LEN: usize = 8;
+/// The loader thread: reads the newest image the user opened, shows it and hands it to the model.
+fn load_images(opens: Receiver<PathBuf>, jobs: Sender<Job>, notify: Notifier) {
+    while let Ok(mut path) = opens.recv() {
+        // Only the newest open counts.
+        while let Ok(newer) = opens.try_recv() {
+            path = newer;
+        }
+        match imageio::load_rgb(&path) {
+            Ok(image) => {
+                let image = Arc::new(image);
+                // The encode is queued before the UI learns of the image, so a click on it always
+                // reaches the model thread after the encode it needs.
+                if jobs.send(Job::Encode(path.clone(), image.clone())).is_err() {
+                    return;
+                }
+                let note = imageio::first_frame_note(&path);
+                notify.send(Response::ImageLoaded { path, image, note });
+            }
+            Err(err) => notify.send(Response::ImageFailed {
+                path,
+                message: err.to_string(),
+            }),
+        }
+    }
+}
 
 #[derive(Default)]
 struct Pending {
-    open: Option<PathBuf>,
+    encode: Option<(PathBuf, Arc<RgbImage>)>,
     prefetch: VecDeque<PathBuf>,
-    decode: Option<(u64, PathBuf, Prompt, Multimask)>,
+    decode: Option<DecodeJob>,
 }
 
 impl Pending {
-    fn take(&mut self, request: Request) {
-        match request {
-            Request::Open(path) => self.open = Some(path),
-            Request::Prefetch(paths) => self.prefetch = paths.into(),
-            Request::Decode {
-                seq,
-                path,
-                prompt,
-                multimask,
-            } => self.decode = Some((seq, path, prompt, multimask)),
+    fn take(&mut self, job: Job) {
+        match job {
+            Job::Encode(path, image) => self.encode = Some((path, image)),
+            Job::Prefetch(paths) => self.prefetch = paths.into(),
+            Job::Decode(decode) => self.decode = Some(decode),
         }
     }
 
-    fn is_empty(&self) -> bool {
-        self.open.is_none() && self.prefetch.is_empty() && self.decode.is_none()
+    /// Whether anything but prefetching waits.
+    fn is_urgent(&self) -> bool {
+        self.encode.is_some() || self.decode.is_some()
     }
 }
 
-fn run(
-    source: ModelSource,
-    options: SessionOptions,
-    cache_root: Option<PathBuf>,
-    requests: Receiver<Request>,
-    notify: Notifier,
-) {
-    let mut model = match load_model(&source, options, &notify) {
+/// Embeddings in memory, least recently used first, within a budget in bytes.
+struct MemoryCache {
+    entries: VecDeque<(PathBuf, Embedding)>,
+    budget: usize,
+    /// The image the user has open: never evicted, whatever prefetching brings in.
+    pinned: Option<PathBuf>,
+}
+
+impl MemoryCache {
+    fn get(&self, path: &PathBuf) -> Option<&Embedding> {
+        self.entries.iter().find(|(p, _)| p == path).map(|(_, e)| e)
+    }
+
+    /// Marks `path` as just used; false if it is not cached.
+    fn touch(&mut self, path: &PathBuf) -> bool {
+        match self.entries.iter().position(|(p, _)| p == path) {
+            Some(pos) => {
+                if let Some(entry) = self.entries.remove(pos) {
+                    self.entries.push_back(entry);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.entries
+            .iter()
+            .map(|(_, e)| e.data.len() * size_of::<f32>())
+            .sum()
+    }
+
+    /// Adds an embedding, evicting the least recently used ones to stay within the budget; the newest
+    /// one and the pinned one stay even when they alone are over it.
+    fn insert(&mut self, path: PathBuf, embedding: Embedding) {
+        let size = embedding.data.len() * size_of::<f32>();
+        while self.bytes() + size > self.budget {
+            let Some(oldest) = self
+                .entries
+                .iter()
+                .position(|(p, _)| Some(p) != self.pinned.as_ref())
+            else {
+                break;
+            };
+            self.entries.remove(oldest);
+        }
+        self.entries.push_back((path, embedding));
+    }
+}
+
+fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background: &Background) {
+    let mut model = match load_model(&options.model, options.session, &notify) {
         Ok(model) => {
+            match CancelToken::new() {
+                Ok(token) => {
+                    let _ = background.cancel.set(token);
+                }
+                Err(err) => tracing::warn!("prefetching cannot be cancelled: {err}"),
+            }
             notify.send(Response::ModelReady {
                 name: model.name.clone(),
                 provider: model.provider.to_string(),
@@ -206,141 +390,176 @@ fn run(
     };
     let disk = model
         .as_ref()
-        .zip(cache_root.as_deref())
+        .zip(options.disk_cache.as_deref())
         .map(|(m, root)| EmbeddingCache::for_model(root, m));
-    let mut cache: VecDeque<(PathBuf, Embedding)> = VecDeque::new();
+    let mut cache = MemoryCache {
+        entries: VecDeque::new(),
+        budget: options.memory_budget,
+        pinned: None,
+    };
     let mut failed: Vec<PathBuf> = Vec::new();
     let mut pending = Pending::default();
+    // Prefetching waits until the user pauses.
+    let mut quiet_from = Instant::now();
     loop {
-        if pending.is_empty() {
-            match requests.recv() {
-                Ok(request) => pending.take(request),
-                Err(_) => return,
+        if !pending.is_urgent() {
+            let job = if pending.prefetch.is_empty() {
+                jobs.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            } else {
+                jobs.recv_timeout(quiet_from.saturating_duration_since(Instant::now()))
+            };
+            match job {
+                Ok(job) => pending.take(job),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
             }
         }
         loop {
-            match requests.try_recv() {
-                Ok(request) => pending.take(request),
+            match jobs.try_recv() {
+                Ok(job) => pending.take(job),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return,
             }
         }
 
         // 1. A decode whose embedding is ready.
-        if let Some((seq, path, prompt, multimask)) = pending.decode.take() {
-            match (model.as_mut(), cache.iter().find(|(p, _)| *p == path)) {
-                (Some(model), Some((_, embedding))) => {
-                    let start = Instant::now();
-                    let size = preview_size(embedding.model_from_image.image_size);
-                    match model.predict_at(embedding, &prompt, multimask, size) {
-                        Ok(prediction) => notify.send(Response::Decoded {
-                            seq,
-                            path,
-                            prediction: Box::new(prediction),
-                            millis: start.elapsed().as_secs_f64() * 1e3,
-                        }),
-                        Err(err) => notify.send(Response::DecodeFailed {
-                            seq,
-                            message: err.to_string(),
-                        }),
-                    }
+        if let Some(job) = pending.decode.take() {
+            quiet_from = Instant::now() + PREFETCH_QUIET;
+            match (model.as_mut(), cache.get(&job.path)) {
+                (Some(model), Some(embedding)) => {
+                    decode(model, embedding, job, &notify);
                     continue;
                 }
                 (None, _) => {
                     notify.send(Response::DecodeFailed {
-                        seq,
+                        seq: job.seq,
                         message: "no model is loaded".into(),
                     });
                     continue;
                 }
-                // Not encoded yet: keep it until the encode below is done.
-                (Some(_), None) => pending.decode = Some((seq, path, prompt, multimask)),
+                (Some(_), None) => {
+                    if pending.encode.as_ref().is_some_and(|(p, _)| *p == job.path) {
+                        // Not encoded yet: keep it until the encode below is done.
+                        pending.decode = Some(job);
+                    }
+                    // Otherwise it is for an image the user left: drop it.
+                }
             }
         }
 
-        // 2. The image the user opened: load it for display, then encode it.
-        if let Some(path) = pending.open.take() {
-            match imageio::load_rgb(&path) {
-                Ok(image) => {
-                    let image = Arc::new(image);
-                    notify.send(Response::ImageLoaded {
-                        path: path.clone(),
-                        image: image.clone(),
-                    });
-                    if let Some(model) = model.as_mut() {
-                        encode_into_cache(model, &path, &image, &mut cache, disk.as_ref(), &notify);
-                    }
-                }
-                Err(err) => {
-                    if pending.decode.as_ref().is_some_and(|d| d.1 == path) {
-                        pending.decode = None;
-                    }
-                    notify.send(Response::ImageFailed {
-                        path,
-                        message: err.to_string(),
-                    });
-                }
+        // 2. The image the user opened.
+        if let Some((path, image)) = pending.encode.take() {
+            quiet_from = Instant::now() + PREFETCH_QUIET;
+            cache.pinned = Some(path.clone());
+            if let Some(model) = model.as_mut() {
+                // The outcome has gone to the UI as a response; nothing else depends on it here.
+                let _ = encode_into_cache(
+                    model,
+                    &path,
+                    &image,
+                    &mut cache,
+                    disk.as_ref(),
+                    None,
+                    &notify,
+                );
             }
             continue;
         }
-        if pending.decode.is_some() && model.is_some() {
-            // The decode waits for an image that is neither cached nor being opened: it was dropped.
-            pending.decode = None;
-        }
 
-        // 3. Prefetch, one image at a time, so new requests are looked at in between.
-        if let (Some(path), Some(model)) = (pending.prefetch.pop_front(), model.as_mut()) {
-            if cache.iter().any(|(p, _)| *p == path) || failed.contains(&path) {
-                continue;
-            }
-            match imageio::load_rgb(&path) {
-                Ok(image) => {
-                    encode_into_cache(model, &path, &image, &mut cache, disk.as_ref(), &notify)
-                }
-                Err(_) => failed.push(path),
-            }
-        } else {
+        // 3. Prefetch, one image at a time, once the user pauses.
+        let Some(model) = model.as_mut() else {
             pending.prefetch.clear();
+            continue;
+        };
+        if Instant::now() < quiet_from {
+            continue;
+        }
+        let Some(path) = pending.prefetch.pop_front() else {
+            continue;
+        };
+        if cache.get(&path).is_some() || failed.contains(&path) {
+            continue;
+        }
+        let Ok(image) = imageio::load_rgb(&path) else {
+            failed.push(path);
+            continue;
+        };
+        background.set_running(Some(&path));
+        let outcome = encode_into_cache(
+            model,
+            &path,
+            &image,
+            &mut cache,
+            disk.as_ref(),
+            background.cancel.get(),
+            &notify,
+        );
+        background.set_running(None);
+        if matches!(outcome, Err(SamError::Cancelled)) {
+            // Try again when the user pauses, unless the new prefetch list no longer has it.
+            tracing::debug!("prefetch of {} cancelled", path.display());
+            pending.prefetch.push_front(path);
+            quiet_from = Instant::now() + PREFETCH_QUIET;
         }
     }
 }
 
+fn decode(model: &mut SamModel, embedding: &Embedding, job: DecodeJob, notify: &Notifier) {
+    let start = Instant::now();
+    let size = preview_size(embedding.model_from_image.image_size);
+    match model.predict_at(embedding, &job.prompt, job.multimask, size) {
+        Ok(prediction) => notify.send(Response::Decoded {
+            seq: job.seq,
+            path: job.path,
+            prediction: Box::new(prediction),
+            millis: start.elapsed().as_secs_f64() * 1e3,
+        }),
+        Err(err) => notify.send(Response::DecodeFailed {
+            seq: job.seq,
+            message: err.to_string(),
+        }),
+    }
+}
+
+/// Makes sure `path`'s embedding is in memory: from memory, from disk, or from the encoder.
 fn encode_into_cache(
     model: &mut SamModel,
     path: &PathBuf,
     image: &RgbImage,
-    cache: &mut VecDeque<(PathBuf, Embedding)>,
+    cache: &mut MemoryCache,
     disk: Option<&EmbeddingCache>,
+    cancel: Option<&CancelToken>,
     notify: &Notifier,
-) {
-    if let Some(pos) = cache.iter().position(|(p, _)| p == path) {
-        // Most recently used goes to the back.
-        if let Some(entry) = cache.remove(pos) {
-            cache.push_back(entry);
-        }
+) -> Result<(), SamError> {
+    if cache.touch(path) {
         notify.send(Response::Encoded {
             path: path.clone(),
             millis: 0.0,
         });
-        return;
+        return Ok(());
     }
     notify.send(Response::EncodeStarted { path: path.clone() });
     let start = Instant::now();
-    match encode_cached(model, image, path, disk) {
+    match encode_cached(model, image, path, disk, cancel) {
         Ok((embedding, _)) => {
-            if cache.len() >= CACHE_LEN {
-                cache.pop_front();
-            }
-            cache.push_back((path.clone(), embedding));
+            cache.insert(path.clone(), embedding);
             notify.send(Response::Encoded {
                 path: path.clone(),
                 millis: start.elapsed().as_secs_f64() * 1e3,
             });
+            Ok(())
         }
-        Err(err) => notify.send(Response::EncodeFailed {
-            path: path.clone(),
-            message: err.to_string(),
-        }),
+        Err(SamError::Cancelled) => {
+            notify.send(Response::EncodeCancelled { path: path.clone() });
+            Err(SamError::Cancelled)
+        }
+        Err(err) => {
+            notify.send(Response::EncodeFailed {
+                path: path.clone(),
+                message: err.to_string(),
+            });
+            Err(err)
+        }
     }
 }
 
@@ -366,4 +585,49 @@ fn load_model(
     };
     SamModel::load(&dir, options)
         .map_err(|e| format!("cannot use the model in {}: {e}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sam::preprocess::ModelFromImage;
+
+    fn embedding(floats: usize) -> Embedding {
+        Embedding {
+            data: vec![0.0; floats],
+            shape: [floats, 1, 1],
+            model_from_image: ModelFromImage::new(10, 10, 1024),
+        }
+    }
+
+    #[test]
+    fn memory_cache_keeps_to_its_budget_and_evicts_least_recently_used() {
+        // Room for two embeddings of 400 bytes.
+        let mut cache = MemoryCache {
+            entries: VecDeque::new(),
+            budget: 800,
+            pinned: None,
+        };
+        let (a, b, c) = (PathBuf::from("a"), PathBuf::from("b"), PathBuf::from("c"));
+        cache.insert(a.clone(), embedding(100));
+        cache.insert(b.clone(), embedding(100));
+        assert!(cache.touch(&a)); // b is now the least recently used
+        cache.insert(c.clone(), embedding(100));
+        assert!(cache.get(&a).is_some() && cache.get(&c).is_some());
+        assert!(cache.get(&b).is_none());
+        assert!(cache.bytes() <= 800);
+
+        // One embedding over the whole budget still stays: it is the one the user works on.
+        cache.insert(b.clone(), embedding(1000));
+        assert_eq!(cache.entries.len(), 1);
+        assert!(cache.get(&b).is_some());
+        assert!(!cache.touch(&a));
+
+        // Prefetched embeddings never push out the image the user has open.
+        cache.pinned = Some(b.clone());
+        cache.insert(a.clone(), embedding(100));
+        cache.insert(c.clone(), embedding(100));
+        assert!(cache.get(&b).is_some(), "the open image stays");
+        assert!(cache.get(&c).is_some() && cache.get(&a).is_none());
+    }
 }

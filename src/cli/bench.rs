@@ -1,14 +1,49 @@
 //! `samlabel bench`: the yardstick for speed work. Prints one JSON object with the median (p50) and
 //! p95 of every stage a user pays for, and the peak memory.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use samlabel::imageio;
+use samlabel::sam::cache::EmbeddingCache;
 use samlabel::sam::{Multimask, PointPrompt, Prompt, postprocess, select_candidate};
 
 use super::ModelArgs;
+
+/// Counts what Rust code allocates (ONNX Runtime's own arena is not in it), so the bench can show
+/// that a click allocates nothing image-sized. Two relaxed atomic adds per allocation.
+struct CountingAllocator;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+static LARGEST_ALLOCATION: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LARGEST_ALLOCATION.fetch_max(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LARGEST_ALLOCATION.fetch_max(new_size, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// The view a preview is drawn into: a typical annotation window's canvas.
 const PREVIEW_VIEW: (u32, u32) = (1280, 800);
@@ -65,7 +100,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut rng = SplitMix64(args.seed);
     let (mut decoder, mut preview, mut full, mut click) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..args.clicks {
+    let (mut click_allocations, mut largest_click_allocation) = (0usize, 0usize);
+    // Memory after a few warm-up clicks (ONNX Runtime's arena settles), to compare with after all.
+    const WARM_UP_CLICKS: usize = 10;
+    let mut rss_after_warm_up = None;
+    for n in 0..args.clicks {
+        if n == WARM_UP_CLICKS.min(args.clicks - 1) {
+            rss_after_warm_up = rss_mb("VmRSS:");
+        }
         let prompt = Prompt {
             points: vec![PointPrompt {
                 point_in_image: [rng.unit() * w as f32, rng.unit() * h as f32],
@@ -73,6 +115,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             }],
             ..Default::default()
         };
+        let allocations_before = ALLOCATIONS.load(Ordering::Relaxed);
+        LARGEST_ALLOCATION.store(0, Ordering::Relaxed);
         let t = Instant::now();
         let candidates = model.decode(&embedding, &prompt)?;
         let decoded = t.elapsed();
@@ -86,6 +130,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
         let previewed = t.elapsed();
         std::hint::black_box(shown);
+        click_allocations += ALLOCATIONS.load(Ordering::Relaxed) - allocations_before;
+        largest_click_allocation =
+            largest_click_allocation.max(LARGEST_ALLOCATION.load(Ordering::Relaxed));
         let t = Instant::now();
         let mask =
             postprocess::mask_in_image(candidates.logits(index), &embedding.model_from_image);
@@ -96,11 +143,32 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         click.push(decoded + previewed);
     }
 
+    let rss_after_clicks = rss_mb("VmRSS:");
+
+    // Reopening an image encoded in an earlier run: read its embedding back from the disk cache.
+    let cache_root = std::env::temp_dir().join(format!("samlabel-bench-{}", std::process::id()));
+    let cache = EmbeddingCache::for_model(&cache_root, &model);
+    cache.put("bench", &embedding);
+    let mut cache_read = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let cached = cache.get("bench");
+        cache_read.push(t.elapsed());
+        anyhow::ensure!(
+            cached.is_some(),
+            "the disk cache in {} does not work",
+            cache_root.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&cache_root);
+
     let report = serde_json::json!({
         "image": args.image.display().to_string(),
         "image_size": [w, h],
         "model": model.name,
         "provider": model.provider.to_string(),
+        "encoder_threads": args.model.threads,
+        "decoder_threads": args.model.decoder_threads,
         "clicks": args.clicks,
         "repeats": repeats,
         "preview_size": [preview_size.0, preview_size.1],
@@ -111,7 +179,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "postprocess_preview_ms": percentiles(&mut preview),
         "postprocess_full_ms": percentiles(&mut full),
         "click_total_ms": percentiles(&mut click),
-        "peak_rss_mb": peak_rss_mb(),
+        "disk_cache_read_ms": percentiles(&mut cache_read),
+        "click_rust_allocations_per_click": click_allocations as f64 / args.clicks.max(1) as f64,
+        "click_largest_rust_allocation_kb": largest_click_allocation / 1024,
+        "rss_after_10_clicks_mb": rss_after_warm_up,
+        "rss_after_clicks_mb": rss_after_clicks,
+        "peak_rss_mb": rss_mb("VmHWM:"),
     });
     println!("{report}");
     Ok(())
@@ -130,10 +203,10 @@ fn percentiles(samples: &mut [Duration]) -> serde_json::Value {
     serde_json::json!({"p50": ms(at(0.5)), "p95": ms(at(0.95))})
 }
 
-/// Peak resident memory of this process (Linux: `VmHWM`), in MB.
-fn peak_rss_mb() -> Option<f64> {
+/// Resident memory of this process from `/proc/self/status` (`VmRSS:` now, `VmHWM:` peak), in MB.
+fn rss_mb(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some((kb / 1024.0 * 10.0).round() / 10.0)
 }

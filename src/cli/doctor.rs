@@ -1,10 +1,10 @@
 //! `samlabel doctor`: what would run, and why a GPU is or is not used.
 
 use clap::Args;
+use samlabel::sam::SamModel;
 use samlabel::sam::hub::{self, Manifest};
 use samlabel::sam::model::EncoderInput;
 use samlabel::sam::runtime::{self, Provider, Runtime};
-use samlabel::sam::{SamModel, SessionOptions};
 
 use super::ModelArgs;
 
@@ -50,36 +50,29 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
     }
 
     match &args.model.model_dir {
-        Some(dir) => {
-            let options = SessionOptions {
-                device: args.model.device,
-                encoder_threads: args.model.threads,
-                decoder_threads: None,
-            };
-            match SamModel::load(dir, options) {
-                Ok(model) => {
-                    println!("Model: {} at {}", model.name, dir.display());
-                    let form = match &model.encoder_input {
-                        EncoderInput::Nchw { name } => {
-                            format!("`{name}` [1, 3, S, S], normalized by samlabel")
-                        }
-                        EncoderInput::HwcInGraph { name } => {
-                            format!("`{name}` [H, W, 3], preprocessing inside the graph")
-                        }
-                    };
-                    println!("  encoder input: {form}");
-                    println!("  embedding: {:?}", model.embedding_shape);
-                    println!(
-                        "  device --device {:?} runs on: {}",
-                        args.model.device, model.provider
-                    );
-                    for notice in &model.notices {
-                        println!("  warning: {notice}");
+        Some(dir) => match SamModel::load(dir, args.model.session_options()) {
+            Ok(model) => {
+                println!("Model: {} at {}", model.name, dir.display());
+                let form = match &model.encoder_input {
+                    EncoderInput::Nchw { name } => {
+                        format!("`{name}` [1, 3, S, S], normalized by samlabel")
                     }
+                    EncoderInput::HwcInGraph { name } => {
+                        format!("`{name}` [H, W, 3], preprocessing inside the graph")
+                    }
+                };
+                println!("  encoder input: {form}");
+                println!("  embedding: {:?}", model.embedding_shape);
+                println!(
+                    "  device --device {:?} runs on: {}",
+                    args.model.device, model.provider
+                );
+                for notice in &model.notices {
+                    println!("  warning: {notice}");
                 }
-                Err(err) => println!("Model at {}: NOT USABLE: {err}", dir.display()),
             }
-        }
+            Err(err) => println!("Model at {}: NOT USABLE: {err}", dir.display()),
+        },
         None => {
             let manifest = Manifest::builtin()?;
             let name = args.model.model.as_deref().unwrap_or(&manifest.default);

@@ -68,7 +68,7 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
         );
         let result = imageio::load_rgb(path)
             .map_err(anyhow::Error::from)
-            .and_then(|image| Ok(encode_cached(&mut model, &image, path, Some(&cache))?));
+            .and_then(|image| Ok(encode_cached(&mut model, &image, path, Some(&cache), None)?));
         match result {
             Ok((_, true)) => cached += 1,
             Ok((_, false)) => encoded += 1,

@@ -3,9 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use samlabel::app::worker::ModelSource;
+use samlabel::app::worker::{DEFAULT_MEMORY_BUDGET_MB, ModelSource};
 use samlabel::app::{AppOptions, SamApp};
-use samlabel::sam::SessionOptions;
 use samlabel::sam::hub::Manifest;
 
 use super::ModelArgs;
@@ -20,6 +19,9 @@ pub struct GuiArgs {
     /// The dataset file (COCO JSON); default: annotations.json in the folder of the first image.
     #[arg(long, value_name = "DATASET.json")]
     output: Option<PathBuf>,
+    /// Memory for image embeddings kept for quick switching between images, in MB (SAM: 4 MB each).
+    #[arg(long, value_name = "MB", default_value_t = DEFAULT_MEMORY_BUDGET_MB)]
+    embedding_memory_mb: usize,
 }
 
 pub fn run(args: GuiArgs) -> anyhow::Result<()> {
@@ -35,15 +37,12 @@ pub fn run(args: GuiArgs) -> anyhow::Result<()> {
     };
     let options = AppOptions {
         model,
-        session: SessionOptions {
-            device: args.model.device,
-            encoder_threads: args.model.threads,
-            decoder_threads: None,
-        },
+        session: args.model.session_options(),
         paths: args.paths,
         output: args.output,
         remember_recent: true,
         embedding_cache: Some(samlabel::sam::hub::cache_dir().join("embeddings")),
+        embedding_memory_mb: args.embedding_memory_mb,
     };
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

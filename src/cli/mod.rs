@@ -74,8 +74,11 @@ pub struct ModelArgs {
     #[arg(long, value_enum, default_value_t = Device::Auto)]
     pub device: Device,
     /// Intra-op threads for the encoder (default: all cores).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Intra-op threads for the decoder (default: up to 4; more only adds synchronisation).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub decoder_threads: Option<u16>,
 }
 
 impl ModelArgs {
@@ -95,14 +98,17 @@ impl ModelArgs {
         Ok(models::download_with_progress(entry)?)
     }
 
+    pub fn session_options(&self) -> SessionOptions {
+        SessionOptions {
+            device: self.device,
+            encoder_threads: self.threads.map(usize::from),
+            decoder_threads: self.decoder_threads.map(usize::from),
+        }
+    }
+
     pub fn load(&self) -> anyhow::Result<SamModel> {
         let dir = self.resolve_dir()?;
-        let options = SessionOptions {
-            device: self.device,
-            encoder_threads: self.threads,
-            decoder_threads: None,
-        };
-        let model = SamModel::load(&dir, options)
+        let model = SamModel::load(&dir, self.session_options())
             .with_context(|| format!("cannot use the model in {}", dir.display()))?;
         for notice in &model.notices {
             eprintln!("warning: {notice}");

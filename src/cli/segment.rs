@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use clap::Args;
 use samlabel::annotate::coco;
 use samlabel::annotate::dataset::{Annotation, Dataset, Edit, file_name_in};
+use samlabel::annotate::lock::DatasetLock;
 use samlabel::annotate::mask::Mask;
 use samlabel::imageio;
 use samlabel::sam::cache::{EmbeddingCache, encode_cached};
@@ -61,17 +62,22 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
         mask_input: None,
     };
     let image = imageio::load_rgb(&args.image)?;
+    if let Some(note) = imageio::first_frame_note(&args.image) {
+        eprintln!("note: {note}");
+    }
     // Check the prompt before the slow part: loading the model and encoding.
     prompt
         .validate(image.width(), image.height())
         .with_context(|| format!("bad prompt for {}", args.image.display()))?;
 
-    // Open the dataset before the slow part too, so a broken file is reported at once.
+    // Open the dataset before the slow part too, so a broken or busy file is reported at once. The
+    // lock is held until the edit is saved: two writers would lose one another's annotations.
+    let _lock = args.coco.as_deref().map(DatasetLock::acquire).transpose()?;
     let dataset = args.coco.as_deref().map(open_or_create).transpose()?;
 
     let mut model = args.model.load()?;
     let cache = EmbeddingCache::for_model(&hub::cache_dir().join("embeddings"), &model);
-    let (embedding, _) = encode_cached(&mut model, &image, &args.image, Some(&cache))
+    let (embedding, _) = encode_cached(&mut model, &image, &args.image, Some(&cache), None)
         .with_context(|| format!("encoding {} failed", args.image.display()))?;
     let prediction = model.predict(&embedding, &prompt, args.multimask)?;
 
