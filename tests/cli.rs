@@ -6,6 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use samlabel::annotate::coco;
 use samlabel::annotate::mask::Mask;
 
 fn samlabel() -> Command {
@@ -546,5 +547,216 @@ fn embed_fills_the_disk_cache_and_damaged_entries_are_recomputed() {
         std::fs::read(&entries[0]).unwrap() != bytes,
         "the damaged entry was rewritten"
     );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Builds a stand-in ONNX Runtime library that reports `version` (and offers no API), with the C
+/// compiler the Rust toolchain already needs.
+fn fake_onnxruntime(dir: &Path, version: &str) -> PathBuf {
+    let source = dir.join(format!("fake-{version}.c"));
+    std::fs::write(
+        &source,
+        format!(
+            r#"#include <stddef.h>
+typedef struct {{ const void* (*GetApi)(unsigned); const char* (*GetVersionString)(void); }} OrtApiBase;
+static const void* get_api(unsigned v) {{ (void)v; return NULL; }}
+static const char* version(void) {{ return "{version}"; }}
+static const OrtApiBase base = {{ get_api, version }};
+const OrtApiBase* OrtGetApiBase(void) {{ return &base; }}
+"#
+        ),
+    )
+    .unwrap();
+    let library = dir.join(format!("libonnxruntime.so.{version}"));
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&library)
+        .arg(&source)
+        .status()
+        .expect("a C compiler (cc) is installed");
+    assert!(status.success(), "cc failed");
+    library
+}
+
+#[test]
+fn onnx_runtime_of_another_version_is_refused_with_the_versions() {
+    let dir = common::temp_dir("cli-ort-version");
+    for version in ["1.16.3", "2.0.0"] {
+        let library = fake_onnxruntime(&dir, version);
+        let mut c = samlabel();
+        c.env("ORT_DYLIB_PATH", &library)
+            .arg("segment")
+            .arg(first_image())
+            .arg("--model-dir")
+            .arg(common::model_dir())
+            .args(["--point", "5,5", "--output"])
+            .arg(dir.join("m.png"));
+        expect_failure(
+            &mut c,
+            &[&format!("version {version}"), "1.17", "setup-ort.sh"],
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn segment_into(image: &Path, point: &str, dataset: &Path) -> Command {
+    let mut c = samlabel();
+    c.arg("segment")
+        .arg(image)
+        .arg("--model-dir")
+        .arg(common::model_dir())
+        .args(["--point", point, "--coco"])
+        .arg(dataset);
+    c
+}
+
+#[test]
+fn odd_images_segment_upright_and_say_what_they_use() {
+    let dir = common::temp_dir("cli-odd-images");
+    let inputs = common::fixtures().join("inputs");
+    let dataset = dir.join("annotations.json");
+
+    // Stored 16x24 with EXIF orientation 6: the mask and the COCO size are those of the upright photo.
+    let rotated = dir.join("rotated.jpg");
+    std::fs::copy(inputs.join("exif_orientation_6.jpg"), &rotated).unwrap();
+    let mask = dir.join("m.png");
+    let (out, _, stderr) = run(segment_into(&rotated, "12,8", &dataset)
+        .arg("--output")
+        .arg(&mask));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(image::image_dimensions(&mask).unwrap(), (24, 16));
+    let saved = coco::load(&dataset).unwrap();
+    let image = &saved.dataset.images()[0];
+    assert_eq!((image.width, image.height), (24, 16));
+    // A point inside the upright 24x16 frame but outside the stored 16x24 one is fine...
+    let (out, _, stderr) = run(&mut segment_into(&rotated, "20,4", &dataset));
+    assert!(out.status.success(), "{stderr}");
+    // ...and one outside the upright frame is not.
+    expect_failure(&mut segment_into(&rotated, "4,20", &dataset), &["outside"]);
+
+    // One pixel.
+    let (out, _, stderr) = run(&mut segment_into(
+        &inputs.join("one_pixel.png"),
+        "0.5,0.5",
+        &dataset,
+    ));
+    assert!(out.status.success(), "{stderr}");
+
+    // Animated GIF: the first frame, with a note.
+    let (out, _, stderr) = run(&mut segment_into(
+        &inputs.join("animated.gif"),
+        "3,3",
+        &dataset,
+    ));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("animated GIF") && stderr.contains("first frame"),
+        "{stderr}"
+    );
+
+    // Every pixel format goes through the whole pipeline.
+    for name in [
+        "gray.png",
+        "gray_alpha.png",
+        "rgba.png",
+        "palette.png",
+        "rgb16.png",
+        "gray16.png",
+        "cmyk.jpg",
+        "multipage.tif",
+    ] {
+        let (out, _, stderr) = run(&mut segment_into(&inputs.join(name), "5,5", &dataset));
+        assert!(out.status.success(), "{name}: {stderr}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_dataset_open_in_another_samlabel_is_not_written() {
+    let dir = common::temp_dir("cli-lock");
+    let dataset = dir.join("annotations.json");
+    let held = samlabel::annotate::lock::DatasetLock::acquire(&dataset).unwrap();
+    expect_failure(
+        &mut segment_into(&first_image(), "5,5", &dataset),
+        &[
+            "open in another samlabel process",
+            &format!("process {}", std::process::id()),
+        ],
+    );
+    assert!(!dataset.exists());
+    drop(held);
+    let (out, _, stderr) = run(&mut segment_into(&first_image(), "5,5", &dataset));
+    assert!(out.status.success(), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_full_disk_or_read_only_folder_fails_the_save_and_keeps_the_dataset() {
+    let dir = common::temp_dir("cli-full");
+    let dataset = dir.join("annotations.json");
+    // A private embedding cache, filled by these runs, so the run under the limit only writes the dataset.
+    let segment = || {
+        let mut c = segment_into(&first_image(), "5,5", &dataset);
+        c.env("SAMLABEL_CACHE_DIR", dir.join("cache"));
+        c
+    };
+    for _ in 0..3 {
+        let (out, _, stderr) = run(&mut segment());
+        assert!(out.status.success(), "{stderr}");
+    }
+    let before = std::fs::read(&dataset).unwrap();
+
+    // Disk full: a file-size limit below the dataset's size makes the write fail part way (SIGXFSZ is
+    // ignored, as a full disk sends no signal either).
+    let limit_blocks = before.len() / 512 / 2;
+    let mut c = Command::new("sh");
+    c.env("SAMLABEL_CACHE_DIR", dir.join("cache"))
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f {limit_blocks}; exec \"$0\" \"$@\""
+        ))
+        .arg(env!("CARGO_BIN_EXE_samlabel"))
+        .args(segment().get_args());
+    expect_failure(&mut c, &["cannot save", "annotations.json"]);
+    assert_eq!(
+        std::fs::read(&dataset).unwrap(),
+        before,
+        "the dataset is intact"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+
+    // A read-only folder. Root ignores permission bits, so try the immutable attribute as well.
+    let readonly = dir.join("readonly");
+    std::fs::create_dir(&readonly).unwrap();
+    let target = readonly.join("annotations.json");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&readonly, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let mut immutable = false;
+    if std::fs::write(readonly.join("probe"), b"").is_ok() {
+        let _ = std::fs::remove_file(readonly.join("probe"));
+        immutable = Command::new("chattr")
+            .arg("+i")
+            .arg(&readonly)
+            .status()
+            .is_ok_and(|s| s.success());
+    }
+    if std::fs::write(readonly.join("probe"), b"").is_ok() {
+        eprintln!("note: no way to make a read-only folder here (root without chattr); skipped");
+    } else {
+        expect_failure(
+            &mut segment_into(&first_image(), "5,5", &target),
+            &["annotations.json"],
+        );
+        assert!(!target.exists());
+    }
+    if immutable {
+        let _ = Command::new("chattr").arg("-i").arg(&readonly).status();
+    }
+    std::fs::set_permissions(&readonly, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use egui::{Event, Key, Modifiers, PointerButton, Pos2};
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
 use samlabel::annotate::coco;
 use samlabel::app::worker::ModelSource;
 use samlabel::app::{AppOptions, SamApp};
@@ -27,6 +28,7 @@ fn open_app(tag: &str, images: &[&str]) -> (Harness<'static, SamApp>, PathBuf) {
         output: Some(output.clone()),
         remember_recent: false,
         embedding_cache: None,
+        embedding_memory_mb: samlabel::app::worker::DEFAULT_MEMORY_BUDGET_MB,
     });
     let harness = Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
@@ -389,6 +391,7 @@ fn large_images_preview_at_screen_size_and_accept_at_full_size() {
         output: Some(dir.join("out.json")),
         remember_recent: false,
         embedding_cache: None,
+        embedding_memory_mb: samlabel::app::worker::DEFAULT_MEMORY_BUDGET_MB,
     });
     let mut h = Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
@@ -409,5 +412,172 @@ fn large_images_preview_at_screen_size_and_accept_at_full_size() {
     let got = ann.segmentation.to_rle(2000, 3000).to_mask();
     let iou = got.iou(&reference_mask(&dir.join("big.png"), [1500.0, 1000.0]));
     assert!(iou >= 0.99, "IoU {iou}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The app on `paths` with the dataset `output` (the fixture model, no caches).
+fn app_on(paths: Vec<PathBuf>, output: &Path) -> Harness<'static, SamApp> {
+    let app = SamApp::new(AppOptions {
+        model: ModelSource::Dir(common::model_dir()),
+        session: SessionOptions::default(),
+        paths,
+        output: Some(output.to_path_buf()),
+        remember_recent: false,
+        embedding_cache: None,
+        embedding_memory_mb: samlabel::app::worker::DEFAULT_MEMORY_BUDGET_MB,
+    });
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_ui_state(|ui, app: &mut SamApp| app.ui_root(ui), app)
+}
+
+#[test]
+fn an_exif_rotated_photo_is_shown_segmented_and_saved_upright() {
+    let dir = common::temp_dir("gui-exif");
+    let photo = dir.join("photo.jpg");
+    std::fs::copy(
+        common::fixtures().join("inputs/exif_orientation_6.jpg"),
+        &photo,
+    )
+    .unwrap();
+    let mut h = app_on(vec![photo.clone()], &dir.join("out.json"));
+    wait_ready(&mut h);
+    // Stored 16x24, shown upright as 24x16, like every other program shows it.
+    assert_eq!(h.state().shown_image_size(), Some((24, 16)));
+    accept_click(&mut h, [12.0, 8.0]);
+    command(&mut h, Key::S, false);
+    let saved = coco::load(&dir.join("out.json")).unwrap();
+    let image = &saved.dataset.images()[0];
+    assert_eq!((image.width, image.height), (24, 16));
+    let ann = &saved.dataset.annotations()[0];
+    assert_eq!(ann.segmentation.to_rle(16, 24).to_mask().width(), 24);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_dataset_whose_images_moved_opens_the_rest_and_keeps_every_annotation() {
+    let (mut h, dir) = open_app("gui-moved", &["coffee.png", "camera_gray.png"]);
+    wait_ready(&mut h);
+    let rocket = h
+        .state()
+        .images
+        .iter()
+        .position(|i| i.file_name == "camera_gray.png")
+        .unwrap();
+    h.state_mut().select_image(rocket);
+    wait_ready(&mut h);
+    accept_click(&mut h, [100.0, 100.0]);
+    command(&mut h, Key::S, false);
+    drop(h);
+
+    // camera_gray.png is moved out of the folder: the dataset still lists it, with its annotation.
+    std::fs::rename(
+        dir.join("camera_gray.png"),
+        std::env::temp_dir().join("samlabel-moved.png"),
+    )
+    .unwrap();
+    let mut h = app_on(vec![dir.clone()], &dir.join("out.json"));
+    let state = h.state();
+    let moved = state
+        .images
+        .iter()
+        .find(|i| i.file_name == "camera_gray.png")
+        .unwrap();
+    assert!(moved.missing);
+    assert!(
+        state
+            .messages
+            .iter()
+            .any(|m| m.text.contains("missing") && m.text.contains("kept")),
+        "the user is told"
+    );
+    // The rest opens and works; saving keeps the moved image's annotation.
+    let coffee = state
+        .images
+        .iter()
+        .position(|i| i.file_name == "coffee.png")
+        .unwrap();
+    h.state_mut().select_image(coffee);
+    wait_ready(&mut h);
+    accept_click(&mut h, [300.0, 200.0]);
+    command(&mut h, Key::S, false);
+    let saved = coco::load(&dir.join("out.json")).unwrap();
+    assert_eq!(saved.dataset.annotations().len(), 2);
+    assert_eq!(saved.missing_images, vec!["camera_gray.png".to_string()]);
+    let _ = std::fs::remove_file(std::env::temp_dir().join("samlabel-moved.png"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_second_window_on_the_same_dataset_is_read_only_and_says_so() {
+    let (mut first, dir) = open_app("gui-two", &["coffee.png"]);
+    wait_ready(&mut first);
+    accept_click(&mut first, [300.0, 200.0]);
+    command(&mut first, Key::S, false);
+    let before = std::fs::read(dir.join("out.json")).unwrap();
+
+    let mut second = app_on(vec![dir.clone()], &dir.join("out.json"));
+    assert!(second.state().project.as_ref().unwrap().busy.is_some());
+    assert!(
+        second
+            .state()
+            .messages
+            .iter()
+            .any(|m| m.text.contains("open in another samlabel") && m.text.contains("read-only"))
+    );
+    wait_ready(&mut second);
+    accept_click(&mut second, [100.0, 100.0]);
+    command(&mut second, Key::S, false);
+    assert_eq!(
+        std::fs::read(dir.join("out.json")).unwrap(),
+        before,
+        "the read-only window never writes"
+    );
+    assert!(
+        second
+            .state()
+            .messages
+            .iter()
+            .any(|m| m.text.contains("not saved"))
+    );
+
+    // Once the first window closes, a new one may edit.
+    drop(first);
+    drop(second);
+    let third = app_on(vec![dir.clone()], &dir.join("out.json"));
+    assert!(third.state().project.as_ref().unwrap().busy.is_none());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_unreadable_dataset_offers_its_backup_and_keeps_the_broken_file() {
+    let (mut h, dir) = open_app("gui-bak", &["coffee.png"]);
+    wait_ready(&mut h);
+    accept_click(&mut h, [300.0, 200.0]);
+    command(&mut h, Key::S, false);
+    accept_click(&mut h, [100.0, 100.0]);
+    command(&mut h, Key::S, false);
+    drop(h);
+    // The dataset is damaged (half written by another tool, say); the .bak holds the first save.
+    let out = dir.join("out.json");
+    let text = std::fs::read(&out).unwrap();
+    std::fs::write(&out, &text[..text.len() / 2]).unwrap();
+
+    let mut h = app_on(vec![dir.clone()], &out);
+    h.step();
+    assert!(h.state().project.as_ref().unwrap().load_error.is_some());
+    h.get_by_label_contains("Restore the previous version")
+        .click();
+    h.step();
+    h.step();
+    let project = h.state().project.as_ref().unwrap();
+    assert!(project.read_only_reason().is_none());
+    assert_eq!(project.dataset.annotations().len(), 1);
+    assert_eq!(coco::load(&out).unwrap().dataset.annotations().len(), 1);
+    assert_eq!(
+        std::fs::read(dir.join("out.json.unreadable")).unwrap(),
+        &text[..text.len() / 2],
+        "the broken file is kept"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
