@@ -244,6 +244,17 @@ fn bad_models_are_refused_with_the_reason() {
         &["not a SAM mask decoder", "image_embeddings"],
     );
 
+    // A decoder built for other embeddings than the encoder gives (128 vs 256 channels).
+    let unfit = make(
+        "unfit",
+        Some(&encoder),
+        Some(&common::fixtures().join("inputs/decoder_embed128.onnx")),
+    );
+    expect_failure(
+        &mut seg(&unfit),
+        &["image_embeddings", "encoder and decoder do"],
+    );
+
     let bad_json = make("bad-json", Some(&encoder), Some(&decoder));
     std::fs::write(bad_json.join("model.json"), "{\"input_size\": \"big\"").unwrap();
     expect_failure(&mut seg(&bad_json), &["model.json"]);
