@@ -20,19 +20,7 @@ fn open_app(tag: &str, images: &[&str]) -> (Harness<'static, SamApp>, PathBuf) {
     for name in images {
         std::fs::copy(common::fixtures().join("images").join(name), dir.join(name)).unwrap();
     }
-    let output = dir.join("out.json");
-    let app = SamApp::new(AppOptions {
-        model: ModelSource::Dir(common::model_dir()),
-        session: SessionOptions::default(),
-        paths: vec![dir.clone()],
-        output: Some(output.clone()),
-        remember_recent: false,
-        embedding_cache: None,
-        embedding_memory_mb: samlabel::app::worker::DEFAULT_MEMORY_BUDGET_MB,
-    });
-    let harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(|ui, app: &mut SamApp| app.ui_root(ui), app);
+    let harness = app_on(vec![dir.clone()], &dir.join("out.json"));
     (harness, dir)
 }
 
@@ -384,18 +372,7 @@ fn large_images_preview_at_screen_size_and_accept_at_full_size() {
         .unwrap()
         .resize_exact(3000, 2000, image::imageops::FilterType::Triangle);
     big.save(dir.join("big.png")).unwrap();
-    let app = SamApp::new(AppOptions {
-        model: ModelSource::Dir(common::model_dir()),
-        session: SessionOptions::default(),
-        paths: vec![dir.join("big.png")],
-        output: Some(dir.join("out.json")),
-        remember_recent: false,
-        embedding_cache: None,
-        embedding_memory_mb: samlabel::app::worker::DEFAULT_MEMORY_BUDGET_MB,
-    });
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(|ui, app: &mut SamApp| app.ui_root(ui), app);
+    let mut h = app_on(vec![dir.join("big.png")], &dir.join("out.json"));
     wait_ready(&mut h);
     click(&mut h, [1500.0, 1000.0], PointerButton::Primary);
     wait_preview(&mut h);
