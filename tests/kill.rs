@@ -86,7 +86,7 @@ fn sigkill_at_random_moments_never_corrupts_or_loses_a_saved_dataset() {
         // Kill at a random moment: one run in eight during start-up, the others once the save loop runs
         // (after its first save), at a random point of a later save.
         let mut lines = Vec::new();
-        if next(&mut rng) % 8 != 0 {
+        if !next(&mut rng).is_multiple_of(8) {
             // (libtest prints its own lines first.)
             while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
                 let saved = line.starts_with("saved ");
