@@ -549,6 +549,13 @@ fn an_unreadable_dataset_offers_its_backup_and_keeps_the_broken_file() {
     h.step();
     let project = h.state().project.as_ref().unwrap();
     assert!(project.read_only_reason().is_none());
+    assert!(
+        !h.state()
+            .messages
+            .iter()
+            .any(|m| m.text.contains("will not overwrite")),
+        "the stale error is gone"
+    );
     assert_eq!(project.dataset.annotations().len(), 1);
     assert_eq!(coco::load(&out).unwrap().dataset.annotations().len(), 1);
     assert_eq!(

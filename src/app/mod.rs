@@ -292,9 +292,12 @@ impl SamApp {
         let Some(project) = self.project.as_mut() else {
             return;
         };
+        let stale = project.load_error.clone();
         match project.restore_backup() {
             Ok(notes) => {
                 let path = project.path.clone();
+                // The "cannot be read" message no longer holds.
+                self.messages.retain(|m| Some(&m.text) != stale.as_ref());
                 self.open_dataset(&path);
                 for note in notes {
                     self.notify(MessageLevel::Info, note);
