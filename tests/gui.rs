@@ -565,3 +565,46 @@ fn an_unreadable_dataset_offers_its_backup_and_keeps_the_broken_file() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_broken_model_is_reported_in_the_window_and_images_still_open() {
+    let dir = common::temp_dir("gui-bad-model");
+    let model = dir.join("model");
+    std::fs::create_dir_all(&model).unwrap();
+    std::fs::write(model.join("encoder.onnx"), b"not an onnx file").unwrap();
+    std::fs::copy(
+        common::model_dir().join("decoder.onnx"),
+        model.join("decoder.onnx"),
+    )
+    .unwrap();
+    std::fs::copy(
+        common::fixtures().join("images/coffee.png"),
+        dir.join("coffee.png"),
+    )
+    .unwrap();
+    let app = SamApp::new(AppOptions {
+        model: ModelSource::Dir(model),
+        session: SessionOptions::default(),
+        paths: vec![dir.join("coffee.png")],
+        output: Some(dir.join("out.json")),
+        remember_recent: false,
+        embedding_cache: None,
+        embedding_memory_mb: samlabel::app::worker::DEFAULT_MEMORY_BUDGET_MB,
+    });
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_ui_state(|ui, app: &mut SamApp| app.ui_root(ui), app);
+    wait_until(&mut h, "the model error", |app| {
+        app.messages
+            .iter()
+            .any(|m| m.text.contains("no model") && m.text.contains("encoder.onnx"))
+    });
+    // The image still shows, and clicking does no harm.
+    wait_until(&mut h, "the image", |app| app.shown_image_size().is_some());
+    h.state_mut().add_point([100.0, 100.0], true);
+    for _ in 0..20 {
+        h.step();
+    }
+    assert_eq!(h.state().shown_image_size(), Some((600, 400)));
+    std::fs::remove_dir_all(dir).unwrap();
+}
