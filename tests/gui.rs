@@ -382,6 +382,28 @@ fn large_images_preview_at_screen_size_and_accept_at_full_size() {
         (2048, 1365),
         "preview at screen-friendly size"
     );
+    assert!(
+        h.state().preview_detail().is_none(),
+        "fitted: the preview is sharp enough"
+    );
+    // Zoomed in past the preview's resolution, the visible part is made at the screen's.
+    for _ in 0..6 {
+        h.key_press(Key::Plus);
+        h.step();
+    }
+    h.step();
+    let ([x0, y0, x1, y1], (w, h_px)) = h.state().preview_detail().expect("a sharp detail");
+    assert!(
+        x1 - x0 < 3000.0 && y1 - y0 < 2000.0,
+        "only the visible part"
+    );
+    let preview_px = (x1 - x0) * 2048.0 / 3000.0;
+    assert!(
+        w as f32 > preview_px * 1.25 && w as f32 <= (x1 - x0).ceil(),
+        "sharper than the preview ({preview_px} px), never finer than the image: {w} px for {} image px",
+        x1 - x0
+    );
+    assert!(h_px >= 1);
     h.key_press(Key::Enter);
     h.step();
     let dataset = &h.state().project.as_ref().unwrap().dataset;

@@ -36,7 +36,8 @@ pub struct Layers<'a> {
     pub image: &'a TextureHandle,
     pub image_size: [f32; 2],
     pub annotations: Option<&'a TextureHandle>,
-    pub preview: Option<&'a TextureHandle>,
+    /// The preview mask and the part of the image it covers (`[x0, y0, x1, y1]` in image pixels).
+    pub preview: Option<(&'a TextureHandle, [f32; 4])>,
     pub points: &'a [([f32; 2], bool)],
     pub prompt_box: Option<[f32; 4]>,
     pub tool: Tool,
@@ -85,6 +86,19 @@ impl Canvas {
 
     pub fn zoom(&self) -> f32 {
         self.zoom
+    }
+
+    /// The part of an image of `image_size` that the view shows, in image pixels, if any.
+    pub fn visible_in_image(&self, image_size: [f32; 2]) -> Option<[f32; 4]> {
+        let [x0, y0] = self.image_from_ui(self.rect.min);
+        let [x1, y1] = self.image_from_ui(self.rect.max);
+        let region = [
+            x0.max(0.0),
+            y0.max(0.0),
+            x1.min(image_size[0]),
+            y1.min(image_size[1]),
+        ];
+        (region[2] > region[0] && region[3] > region[1]).then_some(region)
     }
 
     fn fit(&mut self, image_size: [f32; 2]) {
@@ -265,8 +279,13 @@ impl Canvas {
         );
         let uv = Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0));
         painter.image(layers.image.id(), image_rect, uv, Color32::WHITE);
-        for texture in [layers.annotations, layers.preview].into_iter().flatten() {
+        if let Some(texture) = layers.annotations {
             painter.image(texture.id(), image_rect, uv, Color32::WHITE);
+        }
+        if let Some((texture, [x0, y0, x1, y1])) = layers.preview {
+            let rect =
+                Rect::from_min_max(self.ui_from_image([x0, y0]), self.ui_from_image([x1, y1]));
+            painter.image(texture.id(), rect, uv, Color32::WHITE);
         }
         if let Some([x0, y0, x1, y1]) = layers.prompt_box {
             let r = Rect::from_min_max(self.ui_from_image([x0, y0]), self.ui_from_image([x1, y1]));

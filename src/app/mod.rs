@@ -85,6 +85,15 @@ struct Preview {
     texture: TextureHandle,
     /// Made by hovering, not by a click: shown lighter and never refined.
     hover: bool,
+    /// When the view is zoomed in past the preview's resolution: the part on screen, at the screen's.
+    detail: Option<Detail>,
+}
+
+/// A sharp preview of the visible part of the image (see `SamApp::refresh_detail`).
+struct Detail {
+    texture: TextureHandle,
+    region_in_image: [f32; 4],
+    size: (u32, u32),
 }
 
 impl Preview {
@@ -623,6 +632,7 @@ impl SamApp {
                         mask: prediction.mask,
                         texture,
                         hover,
+                        detail: None,
                     });
                 }
                 Response::DecodeFailed { seq, message } => {
@@ -662,6 +672,61 @@ impl SamApp {
         }
     }
 
+    /// When the view shows the image finer than the click preview's resolution, makes the visible part
+    /// of the mask at the screen's resolution (at most one pixel per image pixel) from the candidate's
+    /// logits, so mask edges stay sharp when zoomed in. Redone when the view moves; a few milliseconds.
+    fn refresh_detail(&mut self, ctx: &egui::Context) {
+        let pixels_per_point = ctx.pixels_per_point();
+        let max_side = self.max_texture_side;
+        let Some(preview) = self.preview.as_mut() else {
+            return;
+        };
+        let (iw, ih) = preview.model_from_image.image_size;
+        let full_resolution = (preview.mask.width(), preview.mask.height()) == (iw, ih);
+        // Full-resolution masks (accepted, brushed or painted) are drawn from their own texture.
+        let screen_per_image = self.canvas.zoom() * pixels_per_point;
+        let preview_per_image = preview.mask.width() as f32 / iw as f32;
+        let region = self.canvas.visible_in_image([iw as f32, ih as f32]);
+        let Some(region) = region.filter(|_| {
+            !preview.hover && !full_resolution && screen_per_image > preview_per_image * 1.25
+        }) else {
+            preview.detail = None;
+            return;
+        };
+        let scale = screen_per_image.min(1.0);
+        let side = |extent: f32| ((extent * scale).ceil() as u32).clamp(1, max_side as u32);
+        let size = (side(region[2] - region[0]), side(region[3] - region[1]));
+        if preview
+            .detail
+            .as_ref()
+            .is_some_and(|d| d.region_in_image == region && d.size == size)
+        {
+            return;
+        }
+        let mask = postprocess::mask_region(
+            preview.candidates.logits(preview.index),
+            &preview.model_from_image,
+            region,
+            size.0,
+            size.1,
+        );
+        let image = render::mask_texture(&mask, render::PREVIEW_COLOR, 120, max_side);
+        match preview.detail.as_mut() {
+            Some(detail) => {
+                detail.texture.set(image, TextureOptions::NEAREST);
+                detail.region_in_image = region;
+                detail.size = size;
+            }
+            None => {
+                preview.detail = Some(Detail {
+                    texture: ctx.load_texture("preview-detail", image, TextureOptions::NEAREST),
+                    region_in_image: region,
+                    size,
+                })
+            }
+        }
+    }
+
     /// Tab: shows the next multimask candidate.
     pub fn cycle_candidate(&mut self) {
         let Some(preview) = self.preview.as_mut() else {
@@ -679,6 +744,7 @@ impl SamApp {
         let (w, h) = render::preview_size(preview.model_from_image.image_size);
         let logits = preview.candidates.logits(preview.index);
         preview.mask = postprocess::mask_at(logits, &preview.model_from_image, w, h);
+        preview.detail = None;
         preview.texture.set(
             render::mask_texture(
                 &preview.mask,
@@ -861,6 +927,7 @@ impl SamApp {
                 mask,
                 texture,
                 hover: false,
+                detail: None,
             });
         }
         if let Some(preview) = self.preview.as_mut() {
@@ -1128,11 +1195,15 @@ impl SamApp {
                 .iter()
                 .map(|p| (p.point_in_image, p.positive))
                 .collect();
+            let image_size = [view.image.width() as f32, view.image.height() as f32];
             let layers = Layers {
                 image: &view.texture,
-                image_size: [view.image.width() as f32, view.image.height() as f32],
+                image_size,
                 annotations: self.overlay.as_ref(),
-                preview: self.preview.as_ref().map(|p| &p.texture),
+                preview: self.preview.as_ref().map(|p| match &p.detail {
+                    Some(detail) => (&detail.texture, detail.region_in_image),
+                    None => (&p.texture, [0.0, 0.0, image_size[0], image_size[1]]),
+                }),
                 points: &points,
                 prompt_box: self.prompt.box_in_image,
                 tool: self.tool,
@@ -1140,6 +1211,7 @@ impl SamApp {
             };
             let actions = self.canvas.ui(ui, &layers);
             self.handle_canvas(actions, &ctx);
+            self.refresh_detail(&ctx);
         });
         self.request_decode();
         self.autosave(&ctx);
@@ -1156,6 +1228,12 @@ impl SamApp {
     /// For tests and scripts: the ui position of an image point on the canvas.
     pub fn ui_from_image(&self, point_in_image: [f32; 2]) -> egui::Pos2 {
         self.canvas.ui_from_image(point_in_image)
+    }
+
+    /// The sharp preview of the visible part (region in image pixels, size in pixels), when zoomed in.
+    pub fn preview_detail(&self) -> Option<([f32; 4], (u32, u32))> {
+        let detail = self.preview.as_ref()?.detail.as_ref()?;
+        Some((detail.region_in_image, detail.size))
     }
 
     /// Size of the image on screen (after EXIF orientation), once it has loaded.

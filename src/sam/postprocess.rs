@@ -37,25 +37,65 @@ impl Axis {
     }
 }
 
+impl Axis {
+    /// Only the output indices `picked` (ascending), in that order.
+    fn select(&self, picked: &[usize]) -> Self {
+        Self {
+            lo: picked.iter().map(|&i| self.lo[i]).collect(),
+            hi: picked.iter().map(|&i| self.hi[i]).collect(),
+            frac: picked.iter().map(|&i| self.frac[i]).collect(),
+        }
+    }
+
+    fn first(&self, n: usize) -> Self {
+        let n = n.min(self.lo.len());
+        Self {
+            lo: self.lo[..n].to_vec(),
+            hi: self.hi[..n].to_vec(),
+            frac: self.frac[..n].to_vec(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.lo.len()
+    }
+}
+
 /// Bilinear resize (torch's, `align_corners = false`) of the `in_w x in_h` plane `src` (rows `stride`
 /// long) to `out_w x out_h`, of which only the top-left `keep_w x keep_h` window is computed: each row of
 /// it goes to `sink(row index, values)`.
-///
-/// Separable, with torch's arithmetic: every source row needed is resized horizontally once, then each
-/// output row blends two of those rows (a loop over contiguous memory that vectorizes).
 fn resize_bilinear(
     src: &[f32],
     stride: usize,
     (in_w, in_h): (usize, usize),
     (out_w, out_h): (usize, usize),
     (keep_w, keep_h): (usize, usize),
-    mut sink: impl FnMut(usize, &[f32]),
+    sink: impl FnMut(usize, &[f32]),
 ) {
-    if keep_w == 0 || keep_h == 0 || in_w == 0 || in_h == 0 {
+    if in_w == 0 || in_h == 0 {
         return;
     }
-    let xs = Axis::new(in_w, out_w);
-    let ys = Axis::new(in_h, out_h);
+    let xs = Axis::new(in_w, out_w).first(keep_w);
+    let ys = Axis::new(in_h, out_h).first(keep_h);
+    resize_with_axes(src, stride, in_w, &xs, &ys, sink);
+}
+
+/// The output pixels that `xs` and `ys` describe (ascending source rows), row by row into `sink`.
+///
+/// Separable, with torch's arithmetic: every source row needed is resized horizontally once, then each
+/// output row blends two of those rows (a loop over contiguous memory that vectorizes).
+fn resize_with_axes(
+    src: &[f32],
+    stride: usize,
+    in_w: usize,
+    xs: &Axis,
+    ys: &Axis,
+    mut sink: impl FnMut(usize, &[f32]),
+) {
+    let (keep_w, keep_h) = (xs.len(), ys.len());
+    if keep_w == 0 || keep_h == 0 {
+        return;
+    }
     let (first, last) = (ys.lo[0], ys.hi[keep_h - 1]);
     let mut rows = vec![0.0f32; (last - first + 1) * keep_w];
     for (r, row) in rows.chunks_exact_mut(keep_w).enumerate() {
@@ -77,15 +117,9 @@ fn resize_bilinear(
     }
 }
 
-/// Upscales one candidate's logits to `out_w x out_h` covering the whole image, row by row into `sink`.
-/// At the image's own size this is exactly `SamPredictor.postprocess_masks`: bilinear to the padded model
-/// input (only the part the image covers is computed), crop, bilinear to the output size.
-fn upscale(
-    logits_256: &[f32],
-    model_from_image: &ModelFromImage,
-    (out_w, out_h): (u32, u32),
-    sink: impl FnMut(usize, &[f32]),
-) {
+/// The candidate's logits at the padded model input's resolution, cropped to the part the image
+/// covers (`resized_size`, row-major): SamPredictor's first upscaling step.
+fn cropped_logits(logits_256: &[f32], model_from_image: &ModelFromImage) -> Vec<f32> {
     let target = model_from_image.target as usize;
     let (rw, rh) = model_from_image.resized_size;
     let (rw, rh) = (rw as usize, rh as usize);
@@ -98,6 +132,21 @@ fn upscale(
         (rw, rh),
         |_, row| cropped.extend_from_slice(row),
     );
+    cropped
+}
+
+/// Upscales one candidate's logits to `out_w x out_h` covering the whole image, row by row into `sink`.
+/// At the image's own size this is exactly `SamPredictor.postprocess_masks`: bilinear to the padded model
+/// input (only the part the image covers is computed), crop, bilinear to the output size.
+fn upscale(
+    logits_256: &[f32],
+    model_from_image: &ModelFromImage,
+    (out_w, out_h): (u32, u32),
+    sink: impl FnMut(usize, &[f32]),
+) {
+    let (rw, rh) = model_from_image.resized_size;
+    let (rw, rh) = (rw as usize, rh as usize);
+    let cropped = cropped_logits(logits_256, model_from_image);
     let out = (out_w as usize, out_h as usize);
     resize_bilinear(&cropped, rw, (rw, rh), out, out, sink);
 }
@@ -113,6 +162,38 @@ pub fn mask_at(
 ) -> Mask {
     let mut data = Vec::with_capacity(out_w as usize * out_h as usize);
     upscale(logits_256, model_from_image, (out_w, out_h), |_, row| {
+        data.extend(row.iter().map(|&v| u8::from(v > MASK_THRESHOLD)))
+    });
+    Mask::from_bits(out_w, out_h, data)
+}
+
+/// The pixels of the full-resolution mask that fall at the centres of an `out_w x out_h` grid over
+/// `region_in_image` (`[x0, y0, x1, y1]`): a sharp preview of the part of the image the screen shows,
+/// at the screen's resolution. At one output pixel per image pixel it is exactly that part of
+/// `mask_in_image`, without making the rest.
+pub fn mask_region(
+    logits_256: &[f32],
+    model_from_image: &ModelFromImage,
+    region_in_image: [f32; 4],
+    out_w: u32,
+    out_h: u32,
+) -> Mask {
+    let (iw, ih) = model_from_image.image_size;
+    let (rw, rh) = model_from_image.resized_size;
+    let pick = |lo: f32, hi: f32, n: u32, len: u32| -> Vec<usize> {
+        let step = (hi - lo) / n.max(1) as f32;
+        (0..n)
+            .map(|i| {
+                ((lo + (i as f32 + 0.5) * step).floor().max(0.0) as usize).min(len as usize - 1)
+            })
+            .collect()
+    };
+    let [x0, y0, x1, y1] = region_in_image;
+    let xs = Axis::new(rw as usize, iw as usize).select(&pick(x0, x1, out_w, iw));
+    let ys = Axis::new(rh as usize, ih as usize).select(&pick(y0, y1, out_h, ih));
+    let cropped = cropped_logits(logits_256, model_from_image);
+    let mut data = Vec::with_capacity(out_w as usize * out_h as usize);
+    resize_with_axes(&cropped, rw as usize, rw as usize, &xs, &ys, |_, row| {
         data.extend(row.iter().map(|&v| u8::from(v > MASK_THRESHOLD)))
     });
     Mask::from_bits(out_w, out_h, data)
@@ -148,6 +229,23 @@ mod tests {
         for (a, b) in out.iter().zip(expected) {
             assert!((a - b).abs() < 1e-6, "{out:?}");
         }
+    }
+
+    #[test]
+    fn a_region_at_one_pixel_per_pixel_is_that_part_of_the_full_mask() {
+        let logits: Vec<f32> = (0..LOW_RES * LOW_RES)
+            .map(|i| ((i % 97) as f32 - 48.0) * ((i / 251) as f32 - 120.0).signum())
+            .collect();
+        let t = ModelFromImage::new(300, 200, 1024);
+        let full = mask_in_image(&logits, &t);
+        let part = mask_region(&logits, &t, [40.0, 30.0, 140.0, 90.0], 100, 60);
+        for y in 0..60 {
+            for x in 0..100 {
+                assert_eq!(part.get(x, y), full.get(x + 40, y + 30), "({x}, {y})");
+            }
+        }
+        let whole = mask_region(&logits, &t, [0.0, 0.0, 300.0, 200.0], 300, 200);
+        assert!(whole == full);
     }
 
     #[test]
