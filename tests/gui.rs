@@ -416,8 +416,12 @@ fn large_images_preview_at_screen_size_and_accept_at_full_size() {
 
 /// The app on `paths` with the dataset `output` (the fixture model, no caches).
 fn app_on(paths: Vec<PathBuf>, output: &Path) -> Harness<'static, SamApp> {
+    app_with_model(common::model_dir(), paths, output)
+}
+
+fn app_with_model(model: PathBuf, paths: Vec<PathBuf>, output: &Path) -> Harness<'static, SamApp> {
     let app = SamApp::new(AppOptions {
-        model: ModelSource::Dir(common::model_dir()),
+        model: ModelSource::Dir(model),
         session: SessionOptions::default(),
         paths,
         output: Some(output.to_path_buf()),
@@ -604,18 +608,7 @@ fn a_broken_model_is_reported_in_the_window_and_images_still_open() {
         dir.join("coffee.png"),
     )
     .unwrap();
-    let app = SamApp::new(AppOptions {
-        model: ModelSource::Dir(model),
-        session: SessionOptions::default(),
-        paths: vec![dir.join("coffee.png")],
-        output: Some(dir.join("out.json")),
-        remember_recent: false,
-        embedding_cache: None,
-        embedding_memory_mb: samlabel::app::worker::DEFAULT_MEMORY_BUDGET_MB,
-    });
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(|ui, app: &mut SamApp| app.ui_root(ui), app);
+    let mut h = app_with_model(model, vec![dir.join("coffee.png")], &dir.join("out.json"));
     wait_until(&mut h, "the model error", |app| {
         app.messages
             .iter()
