@@ -151,7 +151,7 @@ pub fn first_frame_note(path: &Path) -> Option<String> {
             let decoder = image::codecs::gif::GifDecoder::new(file).ok()?;
             decoder.into_frames().take(2).count() > 1
         }
-        ImageFormat::Tiff => tiff_has_second_page(&std::fs::read(path).ok()?),
+        ImageFormat::Tiff => tiff_has_second_page(std::fs::File::open(path).ok()?)?,
         _ => false,
     };
     let kind = if format == ImageFormat::Gif {
@@ -167,36 +167,37 @@ pub fn first_frame_note(path: &Path) -> Option<String> {
     })
 }
 
-/// Whether a classic TIFF's first image directory links to a second one.
-fn tiff_has_second_page(bytes: &[u8]) -> bool {
-    let little = match bytes.get(..4) {
-        Some(b"II*\0") => true,
-        Some(b"MM\0*") => false,
-        _ => return false,
+/// Whether a classic TIFF's first image directory links to a second one. Reads the header and the
+/// first directory's entry count and link (14 bytes), not the image.
+fn tiff_has_second_page(mut file: impl std::io::Read + std::io::Seek) -> Option<bool> {
+    use std::io::SeekFrom;
+    let mut header = [0u8; 8];
+    file.read_exact(&mut header).ok()?;
+    let little = match &header[..4] {
+        b"II*\0" => true,
+        b"MM\0*" => false,
+        _ => return Some(false),
     };
-    let u16_at = |at: usize| {
-        let b: [u8; 2] = bytes.get(at..at + 2)?.try_into().ok()?;
-        Some(if little {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        })
-    };
-    let u32_at = |at: usize| {
-        let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
-        Some(if little {
+    let u32_of = |b: [u8; 4]| {
+        if little {
             u32::from_le_bytes(b)
         } else {
             u32::from_be_bytes(b)
-        })
+        }
     };
-    (|| {
-        let ifd = u32_at(4)? as usize;
-        let entries = usize::from(u16_at(ifd)?);
-        let next = u32_at(ifd.checked_add(2 + entries * 12)?)?;
-        Some(next != 0)
-    })()
-    .unwrap_or(false)
+    let ifd = u64::from(u32_of(header[4..8].try_into().ok()?));
+    let mut count = [0u8; 2];
+    file.seek(SeekFrom::Start(ifd)).ok()?;
+    file.read_exact(&mut count).ok()?;
+    let entries = if little {
+        u16::from_le_bytes(count)
+    } else {
+        u16::from_be_bytes(count)
+    };
+    let mut next = [0u8; 4];
+    file.seek(SeekFrom::Current(i64::from(entries) * 12)).ok()?;
+    file.read_exact(&mut next).ok()?;
+    Some(u32_of(next) != 0)
 }
 
 /// Width and height of an image file after EXIF orientation, read from its header only.

@@ -579,6 +579,11 @@ pub fn segmentation_value(
     }
 }
 
+/// `NAME.bak` beside `path`: the version before the last save.
+pub fn backup_path(path: &Path) -> PathBuf {
+    path.with_added_extension("bak")
+}
+
 /// Saves the dataset as COCO JSON, atomically, keeping the previous file as `NAME.bak`.
 pub fn save(dataset: &Dataset, path: &Path) -> Result<(), CocoError> {
     write_json_atomic(&to_value(dataset, SegmentationFormat::AsIs), path)
@@ -617,7 +622,7 @@ pub fn write_json_atomic(value: &Value, path: &Path) -> Result<(), CocoError> {
         file.sync_all()?;
         drop(file);
         if path.exists() {
-            let bak = dir.join(format!("{file_name}.bak"));
+            let bak = backup_path(path);
             let _ = std::fs::remove_file(&bak);
             if std::fs::hard_link(path, &bak).is_err() {
                 std::fs::copy(path, &bak)?;

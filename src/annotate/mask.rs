@@ -45,13 +45,11 @@ impl Mask {
         }
     }
 
-    /// A mask from row-major bytes, 1 inside and 0 outside (any non-zero byte counts as inside).
-    /// Missing bytes are outside, extra ones dropped.
+    /// A mask from row-major bytes, 1 inside and 0 outside (the form `as_bytes` gives). Missing bytes
+    /// are outside, extra ones dropped.
     pub fn from_bits(width: u32, height: u32, mut data: Vec<u8>) -> Self {
+        debug_assert!(data.iter().all(|&v| v <= 1), "mask bytes are 0 or 1");
         data.resize(width as usize * height as usize, 0);
-        for v in &mut data {
-            *v = u8::from(*v != 0);
-        }
         Self {
             width,
             height,

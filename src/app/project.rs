@@ -63,7 +63,7 @@ impl Project {
                     (imported.dataset, None)
                 }
                 Err(err) => {
-                    let bak = backup_path(path);
+                    let bak = coco::backup_path(path);
                     let hint = if bak.is_file() {
                         format!(
                             "; the previous version is in {} (Restore it from the side panel)",
@@ -105,7 +105,7 @@ impl Project {
 
     /// The previous version, when the dataset file is unreadable and `NAME.bak` exists.
     pub fn recoverable_backup(&self) -> Option<PathBuf> {
-        let bak = backup_path(&self.path);
+        let bak = coco::backup_path(&self.path);
         (self.load_error.is_some() && self.busy.is_none() && bak.is_file()).then_some(bak)
     }
 
@@ -118,13 +118,7 @@ impl Project {
             .ok_or_else(|| "there is no backup to restore".to_string())?;
         let imported =
             coco::load(&bak).map_err(|e| format!("the backup cannot be read either: {e}"))?;
-        let keep = self.path.with_file_name(format!(
-            "{}.unreadable",
-            self.path
-                .file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default()
-        ));
+        let keep = self.path.with_added_extension("unreadable");
         std::fs::rename(&self.path, &keep).map_err(|e| {
             format!(
                 "cannot move the unreadable {} aside: {e}",
@@ -187,16 +181,6 @@ impl Project {
         self.last_saved = Some(Instant::now());
         Ok(())
     }
-}
-
-/// `NAME.bak` beside the dataset: the version before the last save.
-fn backup_path(path: &Path) -> PathBuf {
-    path.with_file_name(format!(
-        "{}.bak",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    ))
 }
 
 fn recent_file() -> Option<PathBuf> {

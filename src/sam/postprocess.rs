@@ -160,11 +160,16 @@ pub fn mask_at(
     out_w: u32,
     out_h: u32,
 ) -> Mask {
-    let mut data = Vec::with_capacity(out_w as usize * out_h as usize);
-    upscale(logits_256, model_from_image, (out_w, out_h), |_, row| {
-        data.extend(row.iter().map(|&v| u8::from(v > MASK_THRESHOLD)))
-    });
-    Mask::from_bits(out_w, out_h, data)
+    thresholded(out_w, out_h, |sink| {
+        upscale(logits_256, model_from_image, (out_w, out_h), sink)
+    })
+}
+
+/// A `width x height` mask from logit rows as `rows` hands them to its sink, thresholded as they come.
+fn thresholded(width: u32, height: u32, rows: impl FnOnce(&mut dyn FnMut(usize, &[f32]))) -> Mask {
+    let mut data = Vec::with_capacity(width as usize * height as usize);
+    rows(&mut |_, row| data.extend(row.iter().map(|&v| u8::from(v > MASK_THRESHOLD))));
+    Mask::from_bits(width, height, data)
 }
 
 /// The pixels of the full-resolution mask that fall at the centres of an `out_w x out_h` grid over
@@ -192,11 +197,9 @@ pub fn mask_region(
     let xs = Axis::new(rw as usize, iw as usize).select(&pick(x0, x1, out_w, iw));
     let ys = Axis::new(rh as usize, ih as usize).select(&pick(y0, y1, out_h, ih));
     let cropped = cropped_logits(logits_256, model_from_image);
-    let mut data = Vec::with_capacity(out_w as usize * out_h as usize);
-    resize_with_axes(&cropped, rw as usize, rw as usize, &xs, &ys, |_, row| {
-        data.extend(row.iter().map(|&v| u8::from(v > MASK_THRESHOLD)))
-    });
-    Mask::from_bits(out_w, out_h, data)
+    thresholded(out_w, out_h, |sink| {
+        resize_with_axes(&cropped, rw as usize, rw as usize, &xs, &ys, sink)
+    })
 }
 
 /// Upscales and thresholds one candidate's low-res logits into a full-resolution mask.
