@@ -219,3 +219,23 @@ pub fn oriented_dimensions(path: &Path) -> Option<(u32, u32)> {
         _ => (w, h),
     })
 }
+
+/// Image files the folder dialog, the command line and `embed` pick up.
+pub const IMAGE_EXTENSIONS: [&str; 9] = [
+    "jpg", "jpeg", "png", "tif", "tiff", "webp", "bmp", "gif", "jfif",
+];
+
+/// Image files directly in `dir` (by extension, any case), sorted by name.
+pub fn list_images(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}

@@ -4,6 +4,8 @@
 //! ARCHITECTURE.md for which module owns each step.
 
 pub mod annotate;
+#[cfg(feature = "gui")]
 pub mod app;
 pub mod imageio;
+pub mod project;
 pub mod sam;

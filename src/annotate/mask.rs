@@ -140,6 +140,33 @@ impl Mask {
         }
     }
 
+    /// Paints (or erases) a round brush along the segment `from → to`, in image pixels.
+    pub fn paint_segment(&mut self, from: [f32; 2], to: [f32; 2], radius: f32, inside: bool) {
+        let length = ((to[0] - from[0]).powi(2) + (to[1] - from[1]).powi(2)).sqrt();
+        let steps = (length / (radius * 0.5).max(0.5)).ceil().max(1.0) as usize;
+        for s in 0..=steps {
+            let t = s as f32 / steps as f32;
+            let cx = from[0] + (to[0] - from[0]) * t;
+            let cy = from[1] + (to[1] - from[1]) * t;
+            let (x0, x1) = (
+                (cx - radius).floor().max(0.0) as u32,
+                (cx + radius).ceil().max(0.0) as u32,
+            );
+            let (y0, y1) = (
+                (cy - radius).floor().max(0.0) as u32,
+                (cy + radius).ceil().max(0.0) as u32,
+            );
+            for y in y0..=y1.min(self.height().saturating_sub(1)) {
+                for x in x0..=x1.min(self.width().saturating_sub(1)) {
+                    let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
+                    if dx * dx + dy * dy <= radius * radius {
+                        self.set(x, y, inside);
+                    }
+                }
+            }
+        }
+    }
+
     /// 8-bit image: 255 inside, 0 outside.
     pub fn to_gray(&self) -> GrayImage {
         GrayImage::from_raw(
@@ -154,6 +181,15 @@ impl Mask {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn brush_paints_and_erases() {
+        let mut mask = Mask::new(20, 20);
+        mask.paint_segment([5.0, 10.0], [15.0, 10.0], 2.0, true);
+        assert!(mask.get(10, 10) && mask.get(5, 10) && !mask.get(10, 15));
+        mask.paint_segment([10.0, 10.0], [10.0, 10.0], 1.0, false);
+        assert!(!mask.get(10, 10) && mask.get(6, 10));
+    }
 
     #[test]
     fn area_and_bbox_like_pycocotools() {

@@ -4,6 +4,7 @@ use egui::{Color32, ColorImage};
 use image::RgbImage;
 
 use crate::annotate::mask::Mask;
+use crate::sam::postprocess::fit_within;
 
 /// Colour of the mask being built.
 pub const PREVIEW_COLOR: Color32 = Color32::from_rgb(30, 144, 255);
@@ -12,34 +13,12 @@ pub const PREVIEW_COLOR: Color32 = Color32::from_rgb(30, 144, 255);
 /// can be lower, is passed in by the caller.
 const MAX_TEXTURE_SIDE: u32 = 4096;
 
-/// Longest side of a click preview: enough for a sharp view, cheap to upscale and upload per click.
-/// The full-resolution mask is made only when it is needed (accept, brush).
-const PREVIEW_MAX_SIDE: u32 = 2048;
-
-/// `(w, h)` scaled down (aspect kept) so that its longest side is at most `cap`.
-fn fit_within(w: u32, h: u32, cap: u32) -> (u32, u32) {
-    let longest = w.max(h);
-    if longest <= cap {
-        return (w, h);
-    }
-    let scale = f64::from(cap) / f64::from(longest);
-    (
-        ((f64::from(w) * scale).round() as u32).max(1),
-        ((f64::from(h) * scale).round() as u32).max(1),
-    )
-}
-
-/// Size of the preview mask for an image of `(w, h)`.
-pub fn preview_size((w, h): (u32, u32)) -> (u32, u32) {
-    fit_within(w, h, PREVIEW_MAX_SIDE)
-}
-
 /// Size of a texture showing a `w x h` image: the image's, or downscaled to fit our cap and the GPU's.
 fn texture_size(w: u32, h: u32, gpu_max: usize) -> (u32, u32) {
     let cap = MAX_TEXTURE_SIDE
         .min(u32::try_from(gpu_max).unwrap_or(u32::MAX))
         .max(1);
-    fit_within(w, h, cap)
+    fit_within((w, h), cap)
 }
 
 pub fn image_texture(image: &RgbImage, gpu_max: usize) -> ColorImage {
@@ -114,45 +93,9 @@ pub fn overlay(
     ColorImage::new([w as usize, h as usize], pixels)
 }
 
-/// Paints (or erases) a round brush along the segment `from → to`, in image pixels.
-pub fn paint_segment(mask: &mut Mask, from: [f32; 2], to: [f32; 2], radius: f32, inside: bool) {
-    let length = ((to[0] - from[0]).powi(2) + (to[1] - from[1]).powi(2)).sqrt();
-    let steps = (length / (radius * 0.5).max(0.5)).ceil().max(1.0) as usize;
-    for s in 0..=steps {
-        let t = s as f32 / steps as f32;
-        let cx = from[0] + (to[0] - from[0]) * t;
-        let cy = from[1] + (to[1] - from[1]) * t;
-        let (x0, x1) = (
-            (cx - radius).floor().max(0.0) as u32,
-            (cx + radius).ceil().max(0.0) as u32,
-        );
-        let (y0, y1) = (
-            (cy - radius).floor().max(0.0) as u32,
-            (cy + radius).ceil().max(0.0) as u32,
-        );
-        for y in y0..=y1.min(mask.height().saturating_sub(1)) {
-            for x in x0..=x1.min(mask.width().saturating_sub(1)) {
-                let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
-                if dx * dx + dy * dy <= radius * radius {
-                    mask.set(x, y, inside);
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn brush_paints_and_erases() {
-        let mut mask = Mask::new(20, 20);
-        paint_segment(&mut mask, [5.0, 10.0], [15.0, 10.0], 2.0, true);
-        assert!(mask.get(10, 10) && mask.get(5, 10) && !mask.get(10, 15));
-        paint_segment(&mut mask, [10.0, 10.0], [10.0, 10.0], 1.0, false);
-        assert!(!mask.get(10, 10) && mask.get(6, 10));
-    }
 
     #[test]
     fn huge_images_get_capped_textures() {

@@ -16,21 +16,15 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
-use super::render::preview_size;
+use crate::annotate::mask::Mask;
 use crate::imageio;
 use crate::sam::cache::{EmbeddingCache, encode_cached};
-use crate::sam::hub::{self, Manifest};
+use crate::sam::hub::ModelSource;
+use crate::sam::preprocess::ModelFromImage;
 use crate::sam::{
     CancelToken, Embedding, Multimask, Prediction, Prompt, SamError, SamModel, SessionOptions,
+    postprocess,
 };
-
-/// Which model the worker should load.
-#[derive(Clone, Debug)]
-pub enum ModelSource {
-    Dir(PathBuf),
-    /// A model from the manifest, downloaded on first use.
-    Named(String),
-}
 
 /// How the worker runs: the model, where it runs and how much it may keep.
 #[derive(Clone, Debug)]
@@ -43,9 +37,6 @@ pub struct WorkerOptions {
     pub memory_budget: usize,
 }
 
-/// Default for `WorkerOptions::memory_budget`: 64 SAM embeddings of 4 MB.
-pub const DEFAULT_MEMORY_BUDGET_MB: usize = 256;
-
 /// After a click or an open, prefetching waits this long for the user to pause.
 const PREFETCH_QUIET: Duration = Duration::from_millis(1500);
 
@@ -55,12 +46,50 @@ pub enum Request {
     Open(PathBuf),
     /// Encode these images in the background, in order, when idle; replaces the previous list.
     Prefetch(Vec<PathBuf>),
+    /// Decode a prompt; the chosen candidate comes back as a mask of `preview_size`.
     Decode {
         seq: u64,
         path: PathBuf,
         prompt: Prompt,
         multimask: Multimask,
+        preview_size: (u32, u32),
     },
+    /// Make a candidate's logits into a mask (Tab, accept, brush, the zoomed-in detail).
+    Render(RenderJob),
+}
+
+/// One candidate's low-res logits and the mask to make of them.
+#[derive(Debug)]
+pub struct RenderJob {
+    /// The decode the logits came from, and the candidate.
+    pub seq: u64,
+    pub index: usize,
+    pub logits: Vec<f32>,
+    pub model_from_image: ModelFromImage,
+    pub target: RenderTarget,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RenderTarget {
+    /// The whole image at this size (the click preview's).
+    Whole((u32, u32)),
+    /// The whole image at its own size: exactly `SamPredictor`'s mask.
+    Full,
+    /// Part of the image (`[x0, y0, x1, y1]` in image pixels) at this size: the view zoomed in.
+    Region([f32; 4], (u32, u32)),
+}
+
+impl RenderJob {
+    fn render(&self) -> Mask {
+        let t = &self.model_from_image;
+        match self.target {
+            RenderTarget::Whole((w, h)) => postprocess::mask_at(&self.logits, t, w, h),
+            RenderTarget::Full => postprocess::mask_in_image(&self.logits, t),
+            RenderTarget::Region(region, (w, h)) => {
+                postprocess::mask_region(&self.logits, t, region, w, h)
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -103,10 +132,16 @@ pub enum Response {
     Decoded {
         seq: u64,
         path: PathBuf,
-        /// The chosen candidate's mask is at preview resolution (`render::preview_size`).
+        /// The chosen candidate's mask is at the requested preview size.
         prediction: Box<Prediction>,
         /// Decoder plus preview upscaling.
         millis: f64,
+    },
+    Rendered {
+        seq: u64,
+        index: usize,
+        target: RenderTarget,
+        mask: Mask,
     },
     DecodeFailed {
         seq: u64,
@@ -161,6 +196,7 @@ enum Job {
     Encode(PathBuf, Arc<RgbImage>),
     Prefetch(Vec<PathBuf>),
     Decode(DecodeJob),
+    Render(RenderJob),
 }
 
 struct DecodeJob {
@@ -168,6 +204,7 @@ struct DecodeJob {
     path: PathBuf,
     prompt: Prompt,
     multimask: Multimask,
+    preview_size: (u32, u32),
 }
 
 impl Worker {
@@ -233,6 +270,7 @@ impl Worker {
                 path,
                 prompt,
                 multimask,
+                preview_size,
             } => {
                 // A click beats background work, unless that work is the clicked image's own encode.
                 self.background.cancel_unless(|p| *p == path);
@@ -241,7 +279,11 @@ impl Worker {
                     path,
                     prompt,
                     multimask,
+                    preview_size,
                 }));
+            }
+            Request::Render(job) => {
+                let _ = self.requests.send(Job::Render(job));
             }
         }
     }
@@ -299,6 +341,7 @@ struct Pending {
     encode: Option<(PathBuf, Arc<RgbImage>)>,
     prefetch: VecDeque<PathBuf>,
     decode: Option<DecodeJob>,
+    renders: VecDeque<RenderJob>,
 }
 
 impl Pending {
@@ -307,12 +350,20 @@ impl Pending {
             Job::Encode(path, image) => self.encode = Some((path, image)),
             Job::Prefetch(paths) => self.prefetch = paths.into(),
             Job::Decode(decode) => self.decode = Some(decode),
+            Job::Render(render) => {
+                // Only the newest view of the zoomed-in detail counts.
+                if matches!(render.target, RenderTarget::Region(..)) {
+                    self.renders
+                        .retain(|r| !matches!(r.target, RenderTarget::Region(..)));
+                }
+                self.renders.push_back(render);
+            }
         }
     }
 
     /// Whether anything but prefetching waits.
     fn is_urgent(&self) -> bool {
-        self.encode.is_some() || self.decode.is_some()
+        self.encode.is_some() || self.decode.is_some() || !self.renders.is_empty()
     }
 }
 
@@ -422,7 +473,18 @@ fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background
             }
         }
 
-        // 1. A decode whose embedding is ready.
+        // 1. Masks the user waits for (a few ms each, no model needed), then a decode whose
+        //    embedding is ready.
+        if let Some(job) = pending.renders.pop_front() {
+            let mask = job.render();
+            notify.send(Response::Rendered {
+                seq: job.seq,
+                index: job.index,
+                target: job.target,
+                mask,
+            });
+            continue;
+        }
         if let Some(job) = pending.decode.take() {
             quiet_from = Instant::now() + PREFETCH_QUIET;
             match (model.as_mut(), cache.get(&job.path)) {
@@ -506,8 +568,7 @@ fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background
 
 fn decode(model: &mut SamModel, embedding: &Embedding, job: DecodeJob, notify: &Notifier) {
     let start = Instant::now();
-    let size = preview_size(embedding.model_from_image.image_size);
-    match model.predict_at(embedding, &job.prompt, job.multimask, size) {
+    match model.predict_at(embedding, &job.prompt, job.multimask, job.preview_size) {
         Ok(prediction) => notify.send(Response::Decoded {
             seq: job.seq,
             path: job.path,
@@ -568,21 +629,15 @@ fn load_model(
     options: SessionOptions,
     notify: &Notifier,
 ) -> Result<SamModel, String> {
-    let dir = match source {
-        ModelSource::Dir(dir) => dir.clone(),
-        ModelSource::Named(name) => {
-            let manifest = Manifest::builtin().map_err(|e| e.to_string())?;
-            let entry = manifest.get(name).map_err(|e| e.to_string())?;
-            let mut last = Instant::now();
-            hub::ensure_model(entry, &mut |done, total| {
-                if last.elapsed().as_millis() > 100 || done == total {
-                    last = Instant::now();
-                    notify.send(Response::Downloading { done, total });
-                }
-            })
-            .map_err(|e| e.to_string())?
-        }
-    };
+    let mut last = Instant::now();
+    let dir = source
+        .resolve(&mut |_| {}, &mut |done, total| {
+            if last.elapsed().as_millis() > 100 || done == total {
+                last = Instant::now();
+                notify.send(Response::Downloading { done, total });
+            }
+        })
+        .map_err(|e| e.to_string())?;
     SamModel::load(&dir, options)
         .map_err(|e| format!("cannot use the model in {}: {e}", dir.display()))
 }

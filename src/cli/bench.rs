@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use samlabel::imageio;
 use samlabel::sam::cache::EmbeddingCache;
-use samlabel::sam::{Multimask, PointPrompt, Prompt, postprocess, select_candidate};
+use samlabel::sam::{Multimask, PointPrompt, Prompt, postprocess};
 
 use super::ModelArgs;
 
@@ -44,9 +44,6 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
-
-/// The view a preview is drawn into: a typical annotation window's canvas.
-const PREVIEW_VIEW: (u32, u32) = (1280, 800);
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -87,15 +84,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let embedding = embedding.ok_or_else(|| anyhow::anyhow!("no embedding"))?;
 
-    // The preview is drawn at the size the image takes in the view.
+    // The window's click: decode and a preview at the size the window asks for.
     let (w, h) = (image.width(), image.height());
-    let fit = (f64::from(PREVIEW_VIEW.0) / f64::from(w))
-        .min(f64::from(PREVIEW_VIEW.1) / f64::from(h))
-        .min(1.0);
-    let preview_size = (
-        ((f64::from(w) * fit) as u32).max(1),
-        ((f64::from(h) * fit) as u32).max(1),
-    );
+    let preview_size = postprocess::preview_size((w, h));
 
     let mut rng = SplitMix64(args.seed);
     let (mut decoder, mut preview, mut full, mut click) =
@@ -118,29 +109,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let allocations_before = ALLOCATIONS.load(Ordering::Relaxed);
         LARGEST_ALLOCATION.store(0, Ordering::Relaxed);
         let t = Instant::now();
-        let candidates = model.decode(&embedding, &prompt)?;
-        let decoded = t.elapsed();
-        let index = select_candidate(&candidates, Multimask::Auto, &prompt);
-        let t = Instant::now();
-        let shown = postprocess::mask_at(
-            candidates.logits(index),
-            &embedding.model_from_image,
-            preview_size.0,
-            preview_size.1,
-        );
-        let previewed = t.elapsed();
-        std::hint::black_box(shown);
+        let prediction = model.predict_at(&embedding, &prompt, Multimask::Auto, preview_size)?;
+        click.push(t.elapsed());
+        std::hint::black_box(&prediction.mask);
         click_allocations += ALLOCATIONS.load(Ordering::Relaxed) - allocations_before;
         largest_click_allocation =
             largest_click_allocation.max(LARGEST_ALLOCATION.load(Ordering::Relaxed));
         let t = Instant::now();
         let mask =
-            postprocess::mask_in_image(candidates.logits(index), &embedding.model_from_image);
+            postprocess::mask_in_image(prediction.low_res_logits(), &embedding.model_from_image);
         full.push(t.elapsed());
         std::hint::black_box(mask);
-        decoder.push(decoded);
-        preview.push(previewed);
-        click.push(decoded + previewed);
+        decoder.push(prediction.decoder);
+        preview.push(prediction.postprocess);
     }
 
     let rss_after_clicks = rss_mb("VmRSS:");

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use samlabel::app::list_images;
-use samlabel::imageio;
+use samlabel::imageio::{self, list_images};
 use samlabel::sam::cache::{EmbeddingCache, encode_cached};
 use samlabel::sam::hub;
 
@@ -53,7 +52,7 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
         .map(|(_, p)| p)
         .collect();
     let mut model = args.model.load()?;
-    let cache = EmbeddingCache::for_model(&hub::cache_dir().join("embeddings"), &model);
+    let cache = EmbeddingCache::for_model(&hub::embeddings_dir(), &model);
     let bar = ProgressBar::new(mine.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg} ({eta})")

@@ -1,11 +1,9 @@
-//! `samlabel [IMAGE|DIR]...`: the annotation window.
+//! `samlabel [IMAGE|DIR]...`: the annotation window (in builds with the `gui` feature).
 
 use std::path::PathBuf;
 
 use clap::Args;
-use samlabel::app::worker::{DEFAULT_MEMORY_BUDGET_MB, ModelSource};
-use samlabel::app::{AppOptions, SamApp};
-use samlabel::sam::hub::Manifest;
+use samlabel::sam::cache::DEFAULT_MEMORY_MB;
 
 use super::ModelArgs;
 
@@ -20,28 +18,27 @@ pub struct GuiArgs {
     #[arg(long, value_name = "DATASET.json")]
     output: Option<PathBuf>,
     /// Memory for image embeddings kept for quick switching between images, in MB (SAM: 4 MB each).
-    #[arg(long, value_name = "MB", default_value_t = DEFAULT_MEMORY_BUDGET_MB)]
+    #[arg(long, value_name = "MB", default_value_t = DEFAULT_MEMORY_MB)]
     embedding_memory_mb: usize,
 }
 
+#[cfg(feature = "gui")]
 pub fn run(args: GuiArgs) -> anyhow::Result<()> {
+    use samlabel::app::{AppOptions, SamApp};
+    use samlabel::sam::hub;
+
     for path in &args.paths {
         if !path.exists() {
             anyhow::bail!("{} does not exist", path.display());
         }
     }
-    let model = match (&args.model.model_dir, &args.model.model) {
-        (Some(dir), _) => ModelSource::Dir(dir.clone()),
-        (None, Some(name)) => ModelSource::Named(name.clone()),
-        (None, None) => ModelSource::Named(Manifest::builtin()?.default),
-    };
     let options = AppOptions {
-        model,
+        model: args.model.source()?,
         session: args.model.session_options(),
         paths: args.paths,
         output: args.output,
         remember_recent: true,
-        embedding_cache: Some(samlabel::sam::hub::cache_dir().join("embeddings")),
+        embedding_cache: Some(hub::embeddings_dir()),
         embedding_memory_mb: args.embedding_memory_mb,
     };
     let native = eframe::NativeOptions {
@@ -56,4 +53,12 @@ pub fn run(args: GuiArgs) -> anyhow::Result<()> {
         Box::new(|_cc| Ok(Box::new(SamApp::new(options)))),
     )
     .map_err(|e| anyhow::anyhow!("cannot open a window: {e}"))
+}
+
+#[cfg(not(feature = "gui"))]
+pub fn run(_args: GuiArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this samlabel was built without the window (cargo feature `gui`); use a command: segment, \
+         embed, export, doctor, bench or models (see samlabel --help), or build with the default features"
+    )
 }

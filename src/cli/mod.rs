@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use samlabel::sam::hub::{self, Manifest};
+use samlabel::sam::hub::ModelSource;
 use samlabel::sam::{Device, SamModel, SessionOptions};
 
 #[derive(Debug, Parser)]
@@ -82,20 +82,36 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    /// The model directory: `--model-dir`, else the named or default model from the cache,
-    /// downloading it if needed.
+    /// Which model the arguments name (the default model when they name none).
+    pub fn source(&self) -> anyhow::Result<ModelSource> {
+        Ok(ModelSource::from_args(
+            self.model_dir.as_deref(),
+            self.model.as_deref(),
+        )?)
+    }
+
+    /// The model directory, downloading a named model (with a progress bar) if needed.
     pub fn resolve_dir(&self) -> anyhow::Result<PathBuf> {
-        if let Some(dir) = &self.model_dir {
-            return Ok(dir.clone());
+        let bar = std::cell::OnceCell::new();
+        let dir = self.source()?.resolve(
+            &mut |entry| {
+                eprintln!(
+                    "downloading model `{}` ({}) ...",
+                    entry.name, entry.description
+                );
+                let _ = bar.set(models::progress_bar(entry));
+            },
+            &mut |done, total| {
+                if let Some(bar) = bar.get() {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                }
+            },
+        );
+        if let Some(bar) = bar.get() {
+            bar.finish_and_clear();
         }
-        let manifest = Manifest::builtin()?;
-        let name = self.model.as_deref().unwrap_or(&manifest.default);
-        let entry = manifest.get(name)?;
-        if hub::is_downloaded(name) {
-            return Ok(hub::model_dir(name));
-        }
-        eprintln!("downloading model `{name}` ({}) ...", entry.description);
-        Ok(models::download_with_progress(entry)?)
+        Ok(dir?)
     }
 
     pub fn session_options(&self) -> SessionOptions {

@@ -59,6 +59,17 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
 
 /// Downloads (or finds) a model with a progress bar on stderr.
 pub fn download_with_progress(entry: &ModelEntry) -> Result<PathBuf, HubError> {
+    let bar = progress_bar(entry);
+    let result = hub::ensure_model(entry, &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    result
+}
+
+/// The download bar every command shows.
+pub fn progress_bar(entry: &ModelEntry) -> ProgressBar {
     let bar = ProgressBar::new(entry.archive.size);
     bar.set_style(
         ProgressStyle::with_template(
@@ -68,10 +79,5 @@ pub fn download_with_progress(entry: &ModelEntry) -> Result<PathBuf, HubError> {
         .progress_chars("=> "),
     );
     bar.set_message(entry.name.clone());
-    let result = hub::ensure_model(entry, &mut |done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    });
-    bar.finish_and_clear();
-    result
+    bar
 }

@@ -1,14 +1,11 @@
 //! `samlabel segment`: one prompt on one image → mask PNG + one JSON line.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
-use samlabel::annotate::coco;
-use samlabel::annotate::dataset::{Annotation, Dataset, Edit, file_name_in};
-use samlabel::annotate::lock::DatasetLock;
-use samlabel::annotate::mask::Mask;
 use samlabel::imageio;
+use samlabel::project::Project;
 use samlabel::sam::cache::{EmbeddingCache, encode_cached};
 use samlabel::sam::hub;
 use samlabel::sam::{Multimask, PointPrompt, Prompt};
@@ -71,12 +68,20 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
         .with_context(|| format!("bad prompt for {}", args.image.display()))?;
 
     // Open the dataset before the slow part too, so a broken or busy file is reported at once. The
-    // lock is held until the edit is saved: two writers would lose one another's annotations.
-    let _lock = args.coco.as_deref().map(DatasetLock::acquire).transpose()?;
-    let dataset = args.coco.as_deref().map(open_or_create).transpose()?;
+    // project holds its lock until the edit is saved: two writers would lose one another's annotations.
+    let mut project = match args.coco.as_deref() {
+        Some(path) => {
+            let (project, warnings) = Project::open_for_writing(path)?;
+            for warning in warnings {
+                eprintln!("warning: {warning}");
+            }
+            Some(project)
+        }
+        None => None,
+    };
 
     let mut model = args.model.load()?;
-    let cache = EmbeddingCache::for_model(&hub::cache_dir().join("embeddings"), &model);
+    let cache = EmbeddingCache::for_model(&hub::embeddings_dir(), &model);
     let (embedding, _) = encode_cached(&mut model, &image, &args.image, Some(&cache), None)
         .with_context(|| format!("encoding {} failed", args.image.display()))?;
     let prediction = model.predict(&embedding, &prompt, args.multimask)?;
@@ -93,58 +98,12 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
         "area": prediction.mask.area(),
         "bbox": prediction.mask.bbox(),
     });
-    if let (Some(dataset_path), Some(dataset)) = (&args.coco, dataset) {
-        let id = add_to_coco(
-            dataset,
-            dataset_path,
-            &args.image,
-            &args.category,
-            &prediction.mask,
-        )?;
+    if let Some(project) = project.as_mut() {
+        let category = project.dataset.ensure_category(&args.category)?;
+        let id = project.add_mask(&args.image, image.dimensions(), category, &prediction.mask)?;
+        project.save()?;
         line["annotation_id"] = id.into();
     }
     println!("{line}");
     Ok(())
-}
-
-/// Loads a COCO dataset, or starts an empty one when the file does not exist yet.
-fn open_or_create(path: &Path) -> anyhow::Result<Dataset> {
-    if !path.exists() {
-        return Ok(Dataset::new());
-    }
-    let imported = coco::load(path)?;
-    for warning in &imported.warnings {
-        eprintln!("warning: {}: {warning}", path.display());
-    }
-    Ok(imported.dataset)
-}
-
-/// Adds the mask to the dataset, with its image and category, and saves it atomically.
-fn add_to_coco(
-    mut dataset: Dataset,
-    dataset_path: &Path,
-    image_path: &Path,
-    category: &str,
-    mask: &Mask,
-) -> anyhow::Result<u64> {
-    let file_name = file_name_in(dataset_path.parent().unwrap_or(Path::new(".")), image_path);
-    let image_id = dataset.ensure_image(&file_name, mask.width(), mask.height())?;
-    let image = dataset.image(image_id).context("image was just added")?;
-    if (image.width, image.height) != (mask.width(), mask.height()) {
-        anyhow::bail!(
-            "{} lists {file_name} as {}x{}, but the image is {}x{}",
-            dataset_path.display(),
-            image.width,
-            image.height,
-            mask.width(),
-            mask.height()
-        );
-    }
-    let category_id = dataset.ensure_category(category)?;
-    let annotation =
-        Annotation::from_mask(dataset.next_annotation_id(), image_id, category_id, mask);
-    let id = annotation.id;
-    dataset.apply(Edit::AddAnnotation(annotation))?;
-    coco::save(&dataset, dataset_path)?;
-    Ok(id)
 }

@@ -16,6 +16,9 @@ use super::preprocess::ModelFromImage;
 
 const MAGIC: &[u8; 8] = b"SAMEMB01";
 
+/// Default memory for embeddings kept in memory by the window, in MB: 64 SAM embeddings of 4 MB.
+pub const DEFAULT_MEMORY_MB: usize = 256;
+
 /// Where a model's embeddings are cached.
 pub struct EmbeddingCache {
     dir: PathBuf,

@@ -105,6 +105,50 @@ pub fn cache_dir() -> PathBuf {
         .join("samlabel")
 }
 
+/// The on-disk embedding cache every command and the window share.
+pub fn embeddings_dir() -> PathBuf {
+    cache_dir().join("embeddings")
+}
+
+/// Which model to run: a folder, or a known model by name (downloaded into the cache on first use).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelSource {
+    Dir(PathBuf),
+    Named(String),
+}
+
+impl ModelSource {
+    /// `--model-dir`, else `--model NAME`, else the manifest's default model.
+    pub fn from_args(dir: Option<&Path>, name: Option<&str>) -> Result<Self, HubError> {
+        Ok(match (dir, name) {
+            (Some(dir), _) => Self::Dir(dir.to_path_buf()),
+            (None, Some(name)) => Self::Named(name.to_string()),
+            (None, None) => Self::Named(Manifest::builtin()?.default),
+        })
+    }
+
+    /// The model folder, downloading a named model first if it is not in the cache yet.
+    /// `on_download` is called once before a download starts; `progress` gets `(bytes so far, total)`.
+    pub fn resolve(
+        &self,
+        on_download: &mut dyn FnMut(&ModelEntry),
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<PathBuf, HubError> {
+        match self {
+            Self::Dir(dir) => Ok(dir.clone()),
+            Self::Named(name) => {
+                if is_downloaded(name) {
+                    return Ok(model_dir(name));
+                }
+                let manifest = Manifest::builtin()?;
+                let entry = manifest.get(name)?;
+                on_download(entry);
+                ensure_model(entry, progress)
+            }
+        }
+    }
+}
+
 /// Where a downloaded model lives once complete.
 pub fn model_dir(name: &str) -> PathBuf {
     model_dir_in(&cache_dir(), name)

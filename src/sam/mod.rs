@@ -50,6 +50,9 @@ pub struct Prediction {
     pub candidates: Candidates,
     /// The transform the logits belong to, for upscaling another candidate later.
     pub model_from_image: preprocess::ModelFromImage,
+    /// Time in the decoder (ONNX Runtime) and in making `mask`.
+    pub decoder: std::time::Duration,
+    pub postprocess: std::time::Duration,
 }
 
 impl Prediction {
@@ -72,7 +75,8 @@ impl SamModel {
     }
 
     /// `predict` with the mask made at `(width, height)` covering the whole image: a smaller size
-    /// gives a quick preview; the image's own size is SamPredictor's exact mask.
+    /// gives a quick preview; the image's own size is SamPredictor's exact mask. This is the window's
+    /// click (at `postprocess::preview_size`), and what `bench` times.
     pub fn predict_at(
         &mut self,
         embedding: &Embedding,
@@ -80,11 +84,17 @@ impl SamModel {
         multimask: Multimask,
         (width, height): (u32, u32),
     ) -> Result<Prediction, SamError> {
+        let start = std::time::Instant::now();
         let candidates = self.decode(embedding, prompt)?;
+        let decoder = start.elapsed();
         let index = select_candidate(&candidates, multimask, prompt);
         let t = embedding.model_from_image;
+        let start = std::time::Instant::now();
         let mask = postprocess::mask_at(candidates.logits(index), &t, width, height);
+        let postprocess = start.elapsed();
         Ok(Prediction {
+            decoder,
+            postprocess,
             mask,
             score: candidates.iou[index],
             index,

@@ -151,6 +151,28 @@ fn upscale(
     resize_bilinear(&cropped, rw, (rw, rh), out, out, sink);
 }
 
+/// Longest side of a click preview: sharp on any screen, cheap to upscale and upload per click. The
+/// window asks for this size and `bench` times it; the full-resolution mask is made on accept.
+pub const PREVIEW_MAX_SIDE: u32 = 2048;
+
+/// `(w, h)` scaled down (aspect kept) so that its longest side is at most `cap`.
+pub fn fit_within((w, h): (u32, u32), cap: u32) -> (u32, u32) {
+    let longest = w.max(h);
+    if longest <= cap {
+        return (w, h);
+    }
+    let scale = f64::from(cap) / f64::from(longest);
+    (
+        ((f64::from(w) * scale).round() as u32).max(1),
+        ((f64::from(h) * scale).round() as u32).max(1),
+    )
+}
+
+/// Size of the click preview of an image of `image_size`: the one rule the window and `bench` share.
+pub fn preview_size(image_size: (u32, u32)) -> (u32, u32) {
+    fit_within(image_size, PREVIEW_MAX_SIDE)
+}
+
 /// Upscales one candidate's low-res logits into a mask of the whole image at `out_w x out_h`: at the
 /// image's own size exactly `SamPredictor`'s mask, smaller for a screen-resolution preview. Thresholded
 /// row by row, so no image-sized float buffer is made.

@@ -1,6 +1,6 @@
 //! The Rust pipeline reproduces the official `SamPredictor` on every fixture case.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! byte-identical RLE strings, equal areas and bboxes, identical pixels, lossless import→save, and
 //! path-precise errors for malformed files.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

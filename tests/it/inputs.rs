@@ -2,7 +2,7 @@
 //! scanner or a colleague produces either decodes to what PIL (and so SamPredictor) sees, or gives a
 //! clear error. Files and expectations come from tests/fixtures/make_input_fixtures.py.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

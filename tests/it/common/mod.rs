@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: the fixture cases made by tests/fixtures/make_fixtures.py.
 #![allow(dead_code)]
 
+pub mod fuzz_checks;
+
 use std::path::{Path, PathBuf};
 
 use samlabel::annotate::mask::Mask;

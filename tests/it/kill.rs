@@ -2,7 +2,7 @@
 //! at random moments; after every kill the dataset (and its `.bak`) must parse and hold every edit
 //! whose save had completed, and the dataset lock must be free again.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
@@ -17,7 +17,7 @@ use samlabel::annotate::mask::Mask;
 
 const KILLS: usize = 200;
 const CHILD_ENV: &str = "SAMLABEL_KILL_TEST_DATASET";
-const TEST_NAME: &str = "sigkill_at_random_moments_never_corrupts_or_loses_a_saved_dataset";
+const TEST_NAME: &str = "kill::sigkill_at_random_moments_never_corrupts_or_loses_a_saved_dataset";
 
 /// The child: holds the lock, then adds one annotation and saves, forever, saying `saved N` after
 /// each completed save.

@@ -1,11 +1,41 @@
-//! The open dataset file: loading it, knowing what is unsaved, saving it, recent files.
+//! The headless project layer: a dataset file with its lock, open-or-create, unsaved edits, autosave
+//! timing, atomic save with `.bak`, recovery from the `.bak`, adding a mask, and the recent list. The
+//! window and `segment --coco` both go through it.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::annotate::coco;
-use crate::annotate::dataset::{Dataset, file_name_in};
+use crate::annotate::coco::{self, CocoError};
+use crate::annotate::dataset::{
+    Annotation, AnnotationId, CategoryId, Dataset, Edit, EditError, file_name_in,
+};
 use crate::annotate::lock::{DatasetLock, LockError};
+use crate::annotate::mask::Mask;
+
+/// Why a dataset cannot be opened for writing, saved or given an annotation.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Load(CocoError),
+    #[error("not saved: {0}")]
+    Save(CocoError),
+    #[error("not saved: {0}")]
+    ReadOnly(String),
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    #[error(
+        "{} lists {file_name} as {}x{}, but the image is {}x{}",
+        .dataset.display(), .listed.0, .listed.1, .actual.0, .actual.1
+    )]
+    SizeMismatch {
+        dataset: PathBuf,
+        file_name: String,
+        listed: (u32, u32),
+        actual: (u32, u32),
+    },
+}
 
 pub struct Project {
     pub dataset: Dataset,
@@ -28,7 +58,6 @@ impl Project {
     /// Opens `path`, or starts an empty dataset there if it does not exist. A file that exists but
     /// cannot be read is never overwritten: the project stays read-only and says why.
     pub fn open(path: &Path) -> (Self, Vec<String>) {
-        let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut warnings = Vec::new();
         let (lock, busy) = match DatasetLock::acquire(path) {
             Ok(lock) => (Some(lock), None),
@@ -83,19 +112,90 @@ impl Project {
         } else {
             (Dataset::new(), None)
         };
-        let saved_revision = dataset.revision();
-        let project = Self {
+        let project = Self::with(path, dataset, lock, load_error, busy);
+        (project, warnings)
+    }
+
+    /// Opens `path` for a script: like `open`, but a dataset that another process holds or that cannot
+    /// be read is an error instead of a read-only project.
+    pub fn open_for_writing(path: &Path) -> Result<(Self, Vec<String>), ProjectError> {
+        let lock = DatasetLock::acquire(path)?;
+        let (dataset, warnings) = if path.exists() {
+            let imported = coco::load(path).map_err(ProjectError::Load)?;
+            let warnings = imported
+                .warnings
+                .iter()
+                .map(|w| format!("{}: {w}", path.display()))
+                .collect();
+            (imported.dataset, warnings)
+        } else {
+            (Dataset::new(), Vec::new())
+        };
+        Ok((Self::with(path, dataset, Some(lock), None, None), warnings))
+    }
+
+    fn with(
+        path: &Path,
+        dataset: Dataset,
+        lock: Option<DatasetLock>,
+        load_error: Option<String>,
+        busy: Option<String>,
+    ) -> Self {
+        Self {
+            saved_revision: dataset.revision(),
             dataset,
             path: path.to_path_buf(),
-            root,
-            saved_revision,
+            root: path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
             dirty_since: None,
             load_error,
             busy,
             _lock: lock,
             last_saved: None,
-        };
-        (project, warnings)
+        }
+    }
+
+    /// Adds `mask` as an annotation of `category` on the image file `image` (listed in the dataset
+    /// with `size` if it is new). A dataset that lists the image with another size is refused: the
+    /// mask would not line up.
+    pub fn add_mask(
+        &mut self,
+        image: &Path,
+        size: (u32, u32),
+        category: CategoryId,
+        mask: &Mask,
+    ) -> Result<AnnotationId, ProjectError> {
+        let file_name = self.file_name_for(image);
+        let actual = (mask.width(), mask.height());
+        let image_id = self.dataset.ensure_image(&file_name, size.0, size.1)?;
+        let listed = self
+            .dataset
+            .image(image_id)
+            .map_or(size, |i| (i.width, i.height));
+        if listed != actual {
+            return Err(ProjectError::SizeMismatch {
+                dataset: self.path.clone(),
+                file_name,
+                listed,
+                actual,
+            });
+        }
+        let annotation =
+            Annotation::from_mask(self.dataset.next_annotation_id(), image_id, category, mask);
+        let id = annotation.id;
+        self.dataset.apply(Edit::AddAnnotation(annotation))?;
+        self.touched();
+        Ok(id)
+    }
+
+    /// Applies an edit (recorded for undo) and starts the autosave clock.
+    pub fn apply(&mut self, edit: Edit) -> Result<(), ProjectError> {
+        self.dataset.apply(edit)?;
+        self.touched();
+        Ok(())
     }
 
     /// Why edits are not saved, if they are not.
@@ -167,15 +267,15 @@ impl Project {
         Some(delay.saturating_sub(since.elapsed()))
     }
 
-    /// Saves if there are unsaved edits. The error is a sentence for the user.
-    pub fn save(&mut self) -> Result<(), String> {
+    /// Saves if there are unsaved edits.
+    pub fn save(&mut self) -> Result<(), ProjectError> {
         if !self.is_dirty() {
             return Ok(());
         }
         if let Some(reason) = self.read_only_reason() {
-            return Err(format!("not saved: {reason}"));
+            return Err(ProjectError::ReadOnly(reason.to_string()));
         }
-        coco::save(&self.dataset, &self.path).map_err(|e| format!("not saved: {e}"))?;
+        coco::save(&self.dataset, &self.path).map_err(ProjectError::Save)?;
         self.saved_revision = self.dataset.revision();
         self.dirty_since = None;
         self.last_saved = Some(Instant::now());

@@ -1,8 +1,7 @@
 //! Replays the inputs kept from fuzzing (tests/fixtures/fuzz/TARGET/*: crashes that were fixed, and
 //! seeds) through the same checks the fuzz targets run (see fuzz/README.md).
 
-#[path = "common/fuzz_checks.rs"]
-mod fuzz_checks;
+use crate::common::fuzz_checks;
 
 use std::path::Path;
 

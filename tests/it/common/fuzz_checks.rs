@@ -1,5 +1,5 @@
 //! What the fuzz targets check for one input; shared by fuzz/ (cargo fuzz) and the replay of saved
-//! inputs in tests/fuzz_regressions.rs. Each function panics when samlabel misbehaves on `data`.
+//! inputs in tests/it/fuzz_regressions.rs. Each function panics when samlabel misbehaves on `data`.
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! The `samlabel` binary: `segment` on every fixture case, `doctor`, `bench`, and every failure path
 //! (exit code 2, one clear line on stderr, never a panic).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

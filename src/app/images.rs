@@ -1,0 +1,142 @@
+//! The images of the open dataset: the list with each image's embedding state, the current image, the
+//! image on screen, and which images to encode ahead.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use egui::TextureHandle;
+use image::RgbImage;
+
+/// How many images after the current one are encoded in the background.
+const PREFETCH_AHEAD: usize = 2;
+
+/// State of an image's embedding, shown in the image list.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EmbedState {
+    Waiting,
+    Encoding(Instant),
+    Ready,
+    Failed(String),
+}
+
+pub struct ImageItem {
+    pub path: PathBuf,
+    /// Name in the dataset (relative to its folder).
+    pub file_name: String,
+    pub embed: EmbedState,
+    pub missing: bool,
+}
+
+/// The image on screen, once loaded.
+pub struct View {
+    pub path: PathBuf,
+    pub image: Arc<RgbImage>,
+    pub texture: TextureHandle,
+}
+
+/// What the worker should do for a newly selected image.
+pub struct Selected {
+    pub open: PathBuf,
+    pub prefetch: Vec<PathBuf>,
+}
+
+#[derive(Default)]
+pub struct Images {
+    items: Vec<ImageItem>,
+    current: Option<usize>,
+    view: Option<View>,
+}
+
+impl Images {
+    pub fn items(&self) -> &[ImageItem] {
+        &self.items
+    }
+
+    pub fn current_index(&self) -> Option<usize> {
+        self.current
+    }
+
+    pub fn current(&self) -> Option<&ImageItem> {
+        self.current.and_then(|i| self.items.get(i))
+    }
+
+    pub fn view(&self) -> Option<&View> {
+        self.view.as_ref()
+    }
+
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Adds an image unless one of that dataset name is listed.
+    pub fn add(&mut self, path: PathBuf, file_name: String) {
+        if self.items.iter().any(|i| i.file_name == file_name) {
+            return;
+        }
+        let missing = !path.is_file();
+        self.items.push(ImageItem {
+            path,
+            file_name,
+            embed: EmbedState::Waiting,
+            missing,
+        });
+    }
+
+    /// Whether `select(index)` would change anything.
+    pub fn is_selectable(&self, index: usize) -> bool {
+        index < self.items.len() && (self.current != Some(index) || self.view.is_none())
+    }
+
+    /// Makes image `index` current (its view comes when the loader has read it). Returns what to
+    /// load and prefetch; the error is a sentence for the user about a missing file.
+    pub fn select(&mut self, index: usize) -> Result<Selected, String> {
+        self.current = Some(index);
+        self.view = None;
+        let item = &self.items[index];
+        if item.missing {
+            return Err(format!(
+                "{} is missing; its annotations are kept",
+                item.path.display()
+            ));
+        }
+        let prefetch = self
+            .items
+            .iter()
+            .skip(index + 1)
+            .filter(|i| !i.missing)
+            .take(PREFETCH_AHEAD)
+            .map(|i| i.path.clone())
+            .collect();
+        Ok(Selected {
+            open: item.path.clone(),
+            prefetch,
+        })
+    }
+
+    /// The loader read `path`: shows it if it is still the current image.
+    pub fn loaded(&mut self, view: View) -> bool {
+        let current = self.current().is_some_and(|i| i.path == view.path);
+        if current {
+            self.view = Some(view);
+        }
+        current
+    }
+
+    pub fn set_embed(&mut self, path: &Path, state: EmbedState) {
+        if let Some(item) = self.items.iter_mut().find(|i| i.path == path) {
+            item.embed = state;
+        }
+    }
+
+    /// The current image is on screen and its embedding is ready: clicks can be decoded.
+    pub fn is_ready(&self) -> bool {
+        self.current().is_some_and(|i| i.embed == EmbedState::Ready) && self.view.is_some()
+    }
+
+    pub fn is_encoding(&self) -> bool {
+        self.items
+            .iter()
+            .any(|i| matches!(i.embed, EmbedState::Encoding(_)))
+    }
+}

@@ -1,0 +1,11 @@
+//! All integration tests in one binary (one link instead of seven), as ripgrep does.
+
+mod cli;
+mod coco;
+mod common;
+mod fuzz_regressions;
+#[cfg(feature = "gui")]
+mod gui;
+mod inputs;
+mod kill;
+mod pipeline;
