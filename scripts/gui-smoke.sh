@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Drives the real window under Xvfb with xdotool: open an image, click the object, Enter, Ctrl+S,
 # then checks that the saved annotation equals what `samlabel segment` gives for the same point,
-# and takes screenshots. Needs: xvfb xdotool imagemagick (apt), a built target/debug/samlabel.
+# and takes screenshots. Needs: xvfb xdotool imagemagick (apt), a built target/release/samlabel (the README's run command builds it).
 #
 #   bash scripts/gui-smoke.sh [IMAGE] [MODEL_DIR] [OUT_DIR]
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 image="${1:-tests/fixtures/images/coffee.png}"
 model="${2:-tests/fixtures/model}"
 out="${3:-$(mktemp -d)}"
-bin=target/debug/samlabel
+bin=target/release/samlabel
 mkdir -p "$out"
 cp "$image" "$out/"
 img="$out/$(basename "$image")"

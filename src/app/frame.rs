@@ -1,0 +1,335 @@
+//! One frame of the window: the worker's answers come in, the panels and the canvas are laid out and
+//! emit commands, the commands are applied, and what the prompt and the view need goes to the worker.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use egui::TextureOptions;
+
+use super::canvas::Layers;
+use super::command::{self, Command};
+use super::images::{EmbedState, View};
+use super::prompt;
+use super::render;
+use super::status::{MessageLevel, ModelStatus, StatusLine};
+use super::worker::{RenderJob, RenderTarget, Request, Response};
+use super::{AUTOSAVE_DELAY, SamApp};
+use crate::annotate::dataset::ImageId;
+use crate::project::Project;
+use crate::sam::{Multimask, postprocess};
+
+impl SamApp {
+    /// Handles everything the worker sent since the last frame.
+    fn poll_worker(&mut self, ctx: &egui::Context) {
+        let max_side = self.env.max_texture_side;
+        while let Some(response) = self.worker.try_recv() {
+            match response {
+                Response::Downloading { done, total } => {
+                    self.status.model = ModelStatus::Downloading(done, total)
+                }
+                Response::ModelReady {
+                    name,
+                    provider,
+                    notices,
+                } => {
+                    for notice in notices {
+                        self.notify(MessageLevel::Warning, notice);
+                    }
+                    self.status.model = ModelStatus::Ready { name, provider };
+                }
+                Response::ModelFailed(message) => {
+                    self.notify(MessageLevel::Error, format!("no model: {message}"));
+                    self.status.model = ModelStatus::Failed(message);
+                }
+                Response::ImageLoaded { path, image, note } => {
+                    if let Some(note) = note {
+                        self.status.notify_once(MessageLevel::Info, note);
+                    }
+                    let texture = ctx.load_texture(
+                        "image",
+                        render::image_texture(&image, max_side),
+                        TextureOptions::LINEAR,
+                    );
+                    if self.images.loaded(View {
+                        path,
+                        image,
+                        texture,
+                    }) {
+                        self.canvas.request_fit();
+                        self.check_image_size();
+                    }
+                }
+                Response::ImageFailed { path, message } => {
+                    self.images
+                        .set_embed(&path, EmbedState::Failed(message.clone()));
+                    self.notify(MessageLevel::Error, message);
+                }
+                Response::EncodeStarted { path } => self
+                    .images
+                    .set_embed(&path, EmbedState::Encoding(Instant::now())),
+                Response::Encoded { path, millis } => {
+                    if millis > 0.0 {
+                        self.status.last_encode_ms = Some(millis);
+                    }
+                    self.images.set_embed(&path, EmbedState::Ready);
+                }
+                Response::EncodeCancelled { path } => {
+                    self.images.set_embed(&path, EmbedState::Waiting)
+                }
+                Response::EncodeFailed { path, message } => {
+                    self.notify(
+                        MessageLevel::Error,
+                        format!("cannot encode {}: {message}", path.display()),
+                    );
+                    self.images.set_embed(&path, EmbedState::Failed(message));
+                }
+                Response::Decoded {
+                    seq,
+                    path,
+                    prediction,
+                    millis,
+                } => {
+                    // An answer for an image the user left is stale.
+                    let current = self.images.view().is_some_and(|v| v.path == path);
+                    if current && self.prompt.on_decoded(seq, *prediction) {
+                        self.status.last_decode_ms = Some(millis);
+                    } else {
+                        self.prompt.on_decode_failed(seq);
+                    }
+                }
+                Response::DecodeFailed { seq, message } => {
+                    if self.prompt.on_decode_failed(seq) {
+                        self.notify(
+                            MessageLevel::Error,
+                            format!("cannot compute the mask: {message}"),
+                        );
+                    }
+                }
+                Response::Rendered {
+                    seq,
+                    index,
+                    target,
+                    mask,
+                } => match target {
+                    RenderTarget::Region(region, size) => {
+                        self.preview
+                            .on_detail(ctx, seq, index, (region, size), &mask, max_side)
+                    }
+                    RenderTarget::Whole(_) => {
+                        self.prompt.on_rendered(seq, index, false, mask);
+                    }
+                    RenderTarget::Full => {
+                        self.prompt.on_rendered(seq, index, true, mask);
+                    }
+                },
+            }
+        }
+    }
+
+    /// A dataset that lists the image with another size would give masks that do not line up.
+    fn check_image_size(&mut self) {
+        let (Some(view), Some(id)) = (self.images.view(), self.current_image_id()) else {
+            return;
+        };
+        let Some(image) = self.project.as_ref().and_then(|p| p.dataset.image(id)) else {
+            return;
+        };
+        let (w, h) = view.image.dimensions();
+        if (image.width, image.height) != (w, h) {
+            let text = format!(
+                "{} is {w}x{h}, but the dataset says {}x{}: new annotations on it are refused",
+                image.file_name, image.width, image.height
+            );
+            self.notify(MessageLevel::Error, text);
+        }
+    }
+
+    /// Sends what the prompt and the zoomed-in view ask of the worker.
+    fn send_requests(&mut self) {
+        let Some(path) = self.images.view().map(|v| v.path.clone()) else {
+            return;
+        };
+        let ready = self.images.is_ready();
+        let hover = self.selection.hover_decodes();
+        while let Some(ask) = self.prompt.next_request(ready, hover) {
+            let request = match ask {
+                prompt::Ask::Decode { seq, prompt, .. } => {
+                    let size = self.images.view().map_or((1, 1), |v| v.image.dimensions());
+                    Request::Decode {
+                        seq,
+                        path: path.clone(),
+                        prompt,
+                        multimask: Multimask::Auto,
+                        preview_size: postprocess::preview_size(size),
+                    }
+                }
+                prompt::Ask::Render {
+                    seq,
+                    index,
+                    logits,
+                    model_from_image,
+                    full,
+                } => Request::Render(RenderJob {
+                    seq,
+                    index,
+                    logits,
+                    model_from_image,
+                    target: if full {
+                        RenderTarget::Full
+                    } else {
+                        RenderTarget::Whole(postprocess::preview_size(model_from_image.image_size))
+                    },
+                }),
+            };
+            self.worker.send(request);
+        }
+    }
+
+    /// Saves once the oldest unsaved edit is `AUTOSAVE_DELAY` old; until then asks for a frame at
+    /// that moment, so an idle window saves too.
+    fn autosave(&mut self, ctx: &egui::Context) {
+        let Some(project) = self.project.as_mut() else {
+            return;
+        };
+        if let Some(due) = project.save_due(AUTOSAVE_DELAY) {
+            if due.is_zero() {
+                self.save_now();
+            } else {
+                ctx.request_repaint_after(due);
+            }
+        }
+    }
+
+    /// One frame: everything the window shows. eframe and the tests both call this.
+    pub fn ui_root(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        if self.env.ctx.is_none() {
+            self.worker.set_context(&ctx);
+            self.env.ctx = Some(ctx.clone());
+        }
+        self.env.max_texture_side = ctx.input(|i| i.max_texture_side);
+        self.poll_worker(&ctx);
+
+        let mut commands = command::keymap(&ctx);
+        let (tool, radius) = (self.selection.tool, self.selection.brush_radius);
+        commands.extend(
+            self.panels
+                .menu
+                .ui(ui, self.project.is_some(), tool, radius),
+        );
+        self.panels.status.ui(
+            ui,
+            &StatusLine {
+                status: &self.status,
+                embed: self.images.current().map(|i| &i.embed),
+                zoom: self.canvas.zoom(),
+                preview: self.prompt.preview(),
+                project: self.project.as_ref(),
+            },
+        );
+        let Some(project) = self.project.as_ref() else {
+            egui::CentralPanel::default().show(ui, |ui| {
+                let panels = &mut self.panels;
+                commands.extend(
+                    panels
+                        .start
+                        .ui(ui, &mut panels.messages, &self.status.messages),
+                );
+            });
+            self.apply_all(commands);
+            return;
+        };
+        let counts = annotation_counts(project);
+        commands.extend(self.panels.images.ui(ui, &self.images, &counts));
+        let image_id = self.current_image_id();
+        egui::Panel::right("side")
+            .resizable(true)
+            .default_size(240.0)
+            .show(ui, |ui| {
+                let category = self.selection.category;
+                commands.extend(self.panels.categories.ui(ui, project, category));
+                ui.separator();
+                commands.extend(
+                    self.panels
+                        .instances
+                        .ui(ui, project, image_id, &self.selection),
+                );
+            });
+        commands.extend(self.panels.categories.confirm_delete_ui(&ctx, project));
+
+        let max_side = self.env.max_texture_side;
+        if let Some(view) = self.images.view() {
+            let size = view.image.dimensions();
+            self.overlay.refresh(
+                &ctx,
+                &project.dataset,
+                image_id,
+                (&view.path, size),
+                &self.selection,
+                max_side,
+            );
+        }
+        self.preview.sync(&ctx, &self.prompt, max_side);
+        egui::CentralPanel::default().show(ui, |ui| {
+            commands.extend(self.panels.messages.ui(ui, &self.status.messages));
+            let Some(view) = self.images.view() else {
+                ui.centered_and_justified(|ui| {
+                    let text = match self.images.current() {
+                        Some(item) if item.missing => format!("{} is missing", item.file_name),
+                        Some(_) => "loading...".to_string(),
+                        None => "no image".to_string(),
+                    };
+                    ui.label(text);
+                });
+                return;
+            };
+            let points: Vec<([f32; 2], bool)> = self
+                .prompt
+                .points()
+                .iter()
+                .map(|p| (p.point_in_image, p.positive))
+                .collect();
+            let image_size = [view.image.width() as f32, view.image.height() as f32];
+            let layers = Layers {
+                image: &view.texture,
+                image_size,
+                annotations: self.overlay.texture(),
+                preview: self.preview.layer(image_size),
+                points: &points,
+                prompt_box: self.prompt.box_in_image(),
+                tool: self.selection.tool,
+                brush_radius: self.selection.brush_radius,
+            };
+            let actions = self.canvas.ui(ui, &layers);
+            commands.extend(actions.into_iter().map(Command::Canvas));
+            let ppp = ctx.pixels_per_point();
+            if let Some(job) = self
+                .preview
+                .wanted_detail(&self.prompt, &self.canvas, ppp, max_side)
+            {
+                self.worker.send(Request::Render(job));
+            }
+        });
+        self.apply_all(commands);
+        self.send_requests();
+        self.autosave(&ctx);
+        if self.images.is_encoding() {
+            // Keep the elapsed time in the status bar moving.
+            ctx.request_repaint_after(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Annotations per image file name, for the image list (every frame: one pass, no lookups).
+fn annotation_counts(project: &Project) -> HashMap<&str, usize> {
+    let mut by_id: HashMap<ImageId, usize> = HashMap::new();
+    for ann in project.dataset.annotations() {
+        *by_id.entry(ann.image_id).or_insert(0) += 1;
+    }
+    project
+        .dataset
+        .images()
+        .iter()
+        .filter_map(|i| by_id.get(&i.id).map(|&n| (i.file_name.as_str(), n)))
+        .collect()
+}
