@@ -220,12 +220,53 @@ pub fn oriented_dimensions(path: &Path) -> Option<(u32, u32)> {
     })
 }
 
+/// Compares names as file browsers order them: runs of digits by their number (`img2` < `img10`),
+/// the rest by character, case-insensitively first.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut x, mut y) = (a.chars().peekable(), b.chars().peekable());
+    loop {
+        match (x.peek().copied(), y.peek().copied()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let digits = |it: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+                    let mut run = String::new();
+                    while let Some(c) = it.peek().copied().filter(char::is_ascii_digit) {
+                        run.push(c);
+                        it.next();
+                    }
+                    run
+                };
+                let (m, n) = (digits(&mut x), digits(&mut y));
+                let (m_trim, n_trim) = (m.trim_start_matches('0'), n.trim_start_matches('0'));
+                let order = m_trim
+                    .len()
+                    .cmp(&n_trim.len())
+                    .then_with(|| m_trim.cmp(n_trim));
+                if order != Ordering::Equal {
+                    return order;
+                }
+            }
+            (Some(c), Some(d)) => {
+                let order = c.to_lowercase().cmp(d.to_lowercase());
+                if order != Ordering::Equal {
+                    return order;
+                }
+                x.next();
+                y.next();
+            }
+        }
+    }
+}
+
 /// Image files the folder dialog, the command line and `embed` pick up.
 pub const IMAGE_EXTENSIONS: [&str; 9] = [
     "jpg", "jpeg", "png", "tif", "tiff", "webp", "bmp", "gif", "jfif",
 ];
 
-/// Image files directly in `dir` (by extension, any case), sorted by name.
+/// Image files directly in `dir` (by extension, any case), in natural order (`natural_cmp`).
 pub fn list_images(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -236,6 +277,37 @@ pub fn list_images(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
                     .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
         })
         .collect();
-    files.sort();
+    files.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_cmp;
+
+    #[test]
+    fn names_sort_as_file_browsers_show_them() {
+        let mut names = vec![
+            "img10.png",
+            "img2.png",
+            "IMG1.png",
+            "img02b.png",
+            "b.png",
+            "a10",
+            "a9",
+        ];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            names,
+            vec![
+                "a9",
+                "a10",
+                "b.png",
+                "IMG1.png",
+                "img2.png",
+                "img02b.png",
+                "img10.png"
+            ]
+        );
+    }
 }

@@ -159,7 +159,18 @@ pub enum Edit {
         index: usize,
         category: Category,
     },
+    /// Sets (or, with `None`, removes) an extra key of an image entry, such as samlabel's review
+    /// state (`IMAGE_STATE_KEY`).
+    SetImageExtra {
+        id: ImageId,
+        key: String,
+        value: Option<Value>,
+    },
 }
+
+/// The extra key of an image entry that holds its review state (`"done"` or `"no objects"`); COCO
+/// readers ignore it.
+pub const IMAGE_STATE_KEY: &str = "samlabel_state";
 
 /// Why an edit cannot be applied.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -198,12 +209,13 @@ pub struct Dataset {
     revision: u64,
 }
 
-/// Distinct, readable colours for new categories.
+/// Distinct, readable colours for new categories. No blue near the window's preview colour
+/// (30, 144, 255): a preview must never look like an accepted mask.
 const PALETTE: [[u8; 3]; 10] = [
     [230, 25, 75],
     [60, 180, 75],
     [255, 225, 25],
-    [0, 130, 200],
+    [128, 128, 0],
     [245, 130, 48],
     [145, 30, 180],
     [70, 240, 240],
@@ -518,6 +530,22 @@ impl Dataset {
                 );
                 Edit::Batch(batch)
             }
+            Edit::SetImageExtra { id, key, value } => {
+                let image = self
+                    .images
+                    .iter_mut()
+                    .find(|i| i.id == id)
+                    .ok_or(EditError::NoImage(id))?;
+                let old = match value {
+                    Some(value) => image.extra.insert(key.clone(), value),
+                    None => image.extra.remove(&key),
+                };
+                Edit::SetImageExtra {
+                    id,
+                    key,
+                    value: old,
+                }
+            }
             Edit::Batch(edits) => {
                 let mut inverses = Vec::with_capacity(edits.len());
                 for edit in edits {
@@ -589,6 +617,58 @@ impl Dataset {
         let id = category.id;
         self.apply(Edit::AddCategory(category))?;
         Ok(id)
+    }
+
+    /// Returns the image with `file_name`, listing it if there is none, without an undo step:
+    /// opening an image is not an edit to take back. COCO keeps images without annotations.
+    pub fn list_image(
+        &mut self,
+        file_name: &str,
+        width: u32,
+        height: u32,
+    ) -> Result<ImageId, EditError> {
+        if let Some(image) = self.image_by_file(file_name) {
+            return Ok(image.id);
+        }
+        let id = self.next_image_id();
+        self.apply_raw(Edit::AddImage(ImageEntry {
+            id,
+            file_name: file_name.to_string(),
+            width,
+            height,
+            extra: Map::new(),
+        }))?;
+        Ok(id)
+    }
+
+    /// What Ctrl+Z would apply next (the inverse of the newest change), and what Ctrl+Shift+Z would.
+    pub fn next_undo(&self) -> Option<&Edit> {
+        self.undo.last()
+    }
+
+    pub fn next_redo(&self) -> Option<&Edit> {
+        self.redo.last()
+    }
+
+    /// The image whose annotations or entry `edit` changes, if it changes one image's.
+    pub fn image_touched_by(&self, edit: &Edit) -> Option<ImageId> {
+        let of_annotation = |id: AnnotationId| self.annotation(id).map(|a| a.image_id);
+        match edit {
+            Edit::AddAnnotation(a) | Edit::InsertAnnotation { annotation: a, .. } => {
+                Some(a.image_id)
+            }
+            Edit::DeleteAnnotation(id) | Edit::Relabel { id, .. } | Edit::SetMask { id, .. } => {
+                of_annotation(*id)
+            }
+            Edit::SetImageExtra { id, .. } | Edit::RemoveImage(id) => Some(*id),
+            Edit::AddImage(image) | Edit::InsertImage { image, .. } => Some(image.id),
+            Edit::Batch(edits) => edits.iter().find_map(|e| self.image_touched_by(e)),
+            Edit::AddCategory(_)
+            | Edit::InsertCategory { .. }
+            | Edit::RenameCategory { .. }
+            | Edit::RecolorCategory { .. }
+            | Edit::DeleteCategory(_) => None,
+        }
     }
 
     /// Returns the image with `file_name`, adding it (as an undoable edit) if there is none.

@@ -84,6 +84,60 @@ fn rle_of(dataset: &Dataset, ann: &super::dataset::Annotation) -> Rle {
     ann.segmentation.to_rle(h, w)
 }
 
+/// The formats samlabel exports to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// COCO instances JSON, masks as compressed RLE (`annotations.json`).
+    Coco,
+    /// COCO instances JSON, masks as polygons where they reproduce the mask within 1% IoU.
+    CocoPolygons,
+    /// YOLO segmentation labels (`labels/*.txt`, `images/`, `data.yaml`).
+    YoloSeg,
+    /// PNG masks per image: 16-bit instance ids and 8-bit category indices.
+    Masks,
+}
+
+impl Format {
+    pub const ALL: [Self; 4] = [Self::Coco, Self::CocoPolygons, Self::YoloSeg, Self::Masks];
+
+    /// How menus name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Coco => "COCO (RLE masks)",
+            Self::CocoPolygons => "COCO (polygons)",
+            Self::YoloSeg => "YOLO segmentation",
+            Self::Masks => "PNG masks",
+        }
+    }
+
+    /// The folder name an export goes to by default, beside the dataset.
+    pub fn default_folder(self) -> &'static str {
+        match self {
+            Self::Coco => "export-coco",
+            Self::CocoPolygons => "export-coco-polygons",
+            Self::YoloSeg => "export-yolo-seg",
+            Self::Masks => "export-masks",
+        }
+    }
+}
+
+/// Exports `dataset` (whose image `file_name`s are relative to `root`) as `format` into the folder
+/// `out`, creating it.
+pub fn export_to(
+    dataset: &Dataset,
+    root: &Path,
+    format: Format,
+    out: &Path,
+) -> Result<ExportSummary, ExportError> {
+    std::fs::create_dir_all(out).map_err(write_error(out))?;
+    match format {
+        Format::Coco => coco_rle(dataset, &out.join("annotations.json")),
+        Format::CocoPolygons => coco_polygons(dataset, &out.join("annotations.json")),
+        Format::YoloSeg => yolo_seg(dataset, root, out),
+        Format::Masks => masks(dataset, out),
+    }
+}
+
 /// COCO JSON with every segmentation as compressed RLE.
 pub fn coco_rle(dataset: &Dataset, path: &Path) -> Result<ExportSummary, ExportError> {
     coco::write_json_atomic(&coco::to_value(dataset, SegmentationFormat::Rle), path)?;

@@ -1,11 +1,14 @@
 //! What each command does: `apply` is the one place where the user's input changes the app.
 
 use super::canvas::{CanvasAction, Tool};
-use super::command::Command;
+use super::command::{Command, ViewChange};
 use super::prompt::{Accept, Stroke};
 use super::status::MessageLevel;
 use super::{Applied, SamApp};
-use crate::annotate::dataset::{AnnotationId, Edit, Segmentation, measures};
+use crate::annotate::dataset::{
+    AnnotationId, Dataset, Edit, IMAGE_STATE_KEY, Segmentation, measures,
+};
+use crate::annotate::export::{self, Format};
 use crate::annotate::mask::Mask;
 use crate::annotate::rle::Rle;
 use crate::imageio;
@@ -19,6 +22,14 @@ impl SamApp {
         };
         let mask = match self.prompt.accept() {
             Accept::Nothing => return Applied::Done,
+            Accept::HoverOnly => {
+                self.status.notify_once(
+                    MessageLevel::Info,
+                    "that is the hover preview: click the object to make it a prompt, then Enter"
+                        .into(),
+                );
+                return Applied::Done;
+            }
             Accept::Waiting => return Applied::Wait,
             Accept::Ready(mask) => mask,
         };
@@ -52,36 +63,113 @@ impl SamApp {
         Applied::Done
     }
 
+    /// Ctrl+Z: the prompt's last step while prompting, else the dataset's last edit.
     fn undo(&mut self) {
-        if !self.prompt.undo()
-            && let Some(project) = self.project.as_mut()
-            && project.dataset.undo()
-        {
-            project.touched();
+        if self.prompt.undo() {
+            self.status.last_step = Some("undid a prompt step".into());
+        } else {
+            self.dataset_step(true);
         }
     }
 
+    /// Ctrl+Shift+Z, Ctrl+Y.
     fn redo(&mut self) {
-        if !self.prompt.redo()
-            && let Some(project) = self.project.as_mut()
-            && project.dataset.redo()
-        {
-            project.touched();
+        if self.prompt.redo() {
+            self.status.last_step = Some("redid a prompt step".into());
+        } else {
+            self.dataset_step(false);
         }
+    }
+
+    /// Undoes or redoes the dataset's next edit. An edit on another image brings that image on
+    /// screen first, and the status says what was undone and where.
+    fn dataset_step(&mut self, undo: bool) {
+        let Some(project) = self.project.as_mut() else {
+            return;
+        };
+        let dataset = &project.dataset;
+        let Some(edit) = (if undo {
+            dataset.next_undo()
+        } else {
+            dataset.next_redo()
+        }) else {
+            let what = if undo {
+                "nothing to undo"
+            } else {
+                "nothing to redo"
+            };
+            self.status.last_step = Some(what.into());
+            return;
+        };
+        let words = describe(dataset, edit, undo);
+        let image = dataset
+            .image_touched_by(edit)
+            .and_then(|id| dataset.image(id))
+            .map(|i| i.file_name.clone());
+        let done = if undo {
+            project.dataset.undo()
+        } else {
+            project.dataset.redo()
+        };
+        if !done {
+            return;
+        }
+        project.touched();
+        let verb = if undo { "undid" } else { "redid" };
+        let text = match &image {
+            Some(file_name) => format!("{verb}: {words} on {file_name}"),
+            None => format!("{verb}: {words}"),
+        };
+        let elsewhere = image
+            .as_ref()
+            .filter(|name| self.images.current().is_none_or(|i| &i.file_name != *name))
+            .and_then(|name| {
+                self.images
+                    .items()
+                    .iter()
+                    .position(|i| &i.file_name == name)
+            });
+        if let Some(index) = elsewhere {
+            self.select_image(index);
+            self.notify(MessageLevel::Info, text.clone());
+        }
+        self.status.last_step = Some(text);
     }
 
     /// Applies a dataset edit and reports a refusal in the window.
     fn apply_edit(&mut self, edit: Edit) {
-        if let Edit::DeleteCategory(id) = edit
-            && self.selection.category == Some(id)
+        if let Edit::RecolorCategory { color, .. } = &edit
+            && super::render::looks_like_preview(*color)
         {
-            self.selection.category = None;
+            self.status.notify_once(
+                MessageLevel::Warning,
+                "this colour is close to the preview's blue: masks of this category will be hard to \
+                 tell from a mask not yet accepted"
+                    .into(),
+            );
         }
+        let deleted_category = match &edit {
+            Edit::DeleteCategory(id) => self
+                .project
+                .as_ref()
+                .and_then(|p| p.dataset.category(*id))
+                .map(|c| (c.id, c.name.clone())),
+            _ => None,
+        };
         let Some(project) = self.project.as_mut() else {
             return;
         };
         if let Err(err) = project.apply(edit) {
             self.notify(MessageLevel::Error, err.to_string());
+            return;
+        }
+        if let Some((id, name)) = deleted_category {
+            // New masks go to a category that exists.
+            if self.selection.category == Some(id) {
+                self.selection.category = project.dataset.categories().first().map(|c| c.id);
+            }
+            self.status.last_step =
+                Some(format!("deleted category '{name}' (Ctrl+Z brings it back)"));
         }
     }
 
@@ -144,18 +232,86 @@ impl SamApp {
                 self.prompt.set_box(box_in_image);
             }
             CanvasAction::Brush { from, to } => self.brush(from, to),
-            CanvasAction::BrushEnd => self.brush_end(),
+            CanvasAction::BrushEnd => {
+                self.prompt.end_stroke();
+                self.brush_end();
+            }
+            CanvasAction::Select(p) => self.selection.annotation = self.annotation_at(p),
             CanvasAction::Hover(p) => {
-                let hovered = p.and_then(|p| {
-                    let dataset = &self.project.as_ref()?.dataset;
-                    let image_id = self.current_image_id()?;
-                    self.overlay
-                        .annotation_at(dataset, image_id, &self.selection, p)
-                });
-                self.selection.hovered = hovered;
-                self.prompt.hover(p);
+                self.selection.hovered = p.and_then(|p| self.annotation_at(p));
+                self.prompt.hover(p, std::time::Instant::now());
             }
         }
+    }
+
+    /// The topmost visible accepted annotation at an image point.
+    fn annotation_at(&self, point_in_image: [f32; 2]) -> Option<AnnotationId> {
+        let dataset = &self.project.as_ref()?.dataset;
+        let image_id = self.current_image_id()?;
+        self.overlay
+            .annotation_at(dataset, image_id, &self.selection, point_in_image)
+    }
+
+    /// Saves and closes the window (once the user was asked about unaccepted masks).
+    fn quit(&mut self) {
+        self.save_now();
+        self.env.quit_confirmed = true;
+        if let Some(ctx) = &self.env.ctx {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+
+    /// File > Export: writes the dataset (with its unsaved edits) in `format` to `folder`.
+    fn export(&mut self, format: Format, folder: &std::path::Path) {
+        let Some(project) = &self.project else {
+            return;
+        };
+        let outcome = match export::export_to(&project.dataset, &project.root, format, folder) {
+            Ok(summary) => {
+                let text = format!("{summary} to {}", folder.display());
+                self.status.last_step = Some(format!("exported {}", format.label()));
+                self.notify(MessageLevel::Info, text.clone());
+                text
+            }
+            Err(err) => {
+                let text = format!("the export failed: {err}");
+                self.notify(MessageLevel::Error, text.clone());
+                text
+            }
+        };
+        self.panels.export.outcome = Some(outcome);
+    }
+
+    /// Marks the image on screen with a review state, or takes the mark off if it has that one.
+    fn mark_image(&mut self, state: &'static str) {
+        let (Some(item), Some(view)) = (self.images.current(), self.images.view()) else {
+            return;
+        };
+        let (file_name, size) = (item.file_name.clone(), view.image.dimensions());
+        let Some(project) = self.project.as_mut() else {
+            return;
+        };
+        let id = match project.list_image(&file_name, size) {
+            Ok(id) => id,
+            Err(err) => return self.notify(MessageLevel::Error, err.to_string()),
+        };
+        let marked = project
+            .dataset
+            .image(id)
+            .and_then(|i| i.extra.get(IMAGE_STATE_KEY))
+            .and_then(|v| v.as_str())
+            == Some(state);
+        let value = (!marked).then(|| serde_json::Value::from(state));
+        self.apply_edit(Edit::SetImageExtra {
+            id,
+            key: IMAGE_STATE_KEY.to_string(),
+            value,
+        });
+        self.status.last_step = Some(if marked {
+            format!("unmarked {file_name}")
+        } else {
+            format!("marked {file_name}: {state}")
+        });
     }
 
     /// Carries out one command.
@@ -191,9 +347,41 @@ impl SamApp {
                 self.save_now();
             }
             Command::Quit => {
-                self.save_now();
-                if let Some(ctx) = &self.env.ctx {
-                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                let unaccepted = self.unaccepted_images();
+                if unaccepted > 0 {
+                    self.panels.quit.asking = Some(unaccepted);
+                } else {
+                    self.quit();
+                }
+            }
+            Command::QuitDiscarding => {
+                self.env.quit_confirmed = true;
+                self.quit();
+            }
+            Command::Export {
+                format,
+                folder: None,
+            } => {
+                if let Some(project) = &self.project {
+                    self.panels.export.open(format, &project.path);
+                }
+            }
+            Command::Export {
+                format,
+                folder: Some(folder),
+            } => self.export(format, &folder),
+            Command::ToggleShortcuts => self.panels.shortcuts.open = !self.panels.shortcuts.open,
+            Command::MarkImage(state) => self.mark_image(state),
+            Command::View(change) => {
+                let view = &mut self.selection.view;
+                match change {
+                    ViewChange::ToggleMasks => view.masks_visible = !view.masks_visible,
+                    ViewChange::Opacity(opacity) => view.opacity = opacity.clamp(0.0, 1.0),
+                    ViewChange::ToggleOutlinesOnly => view.outlines_only = !view.outlines_only,
+                    ViewChange::ToggleImageList => {
+                        self.panels.show_images = !self.panels.show_images
+                    }
+                    ViewChange::ToggleSidePanel => self.panels.show_side = !self.panels.show_side,
                 }
             }
             Command::Undo => self.undo(),
@@ -203,7 +391,7 @@ impl SamApp {
                 self.prompt.clear();
                 self.selection.tool = Tool::Prompt;
             }
-            Command::CycleCandidate => self.prompt.cycle_candidate(),
+            Command::CycleCandidate { forward } => self.prompt.cycle_candidate(forward),
             Command::SelectImage(i) => self.select_image(i),
             Command::NextImage => {
                 if let Some(i) = self.images.current_index() {
@@ -286,5 +474,46 @@ fn set_mask(id: AnnotationId, mask: &Mask) -> Edit {
         segmentation: Segmentation::CompressedRle(rle),
         area,
         bbox,
+    }
+}
+
+/// A few words on what applying `edit` (an entry of the undo or redo stack) changes back or again:
+/// the undo stack holds inverses, so undoing `DeleteAnnotation` takes back an "add".
+fn describe(dataset: &Dataset, edit: &Edit, undo: bool) -> String {
+    let category_of = |category_id| {
+        dataset
+            .category(category_id)
+            .map_or_else(|| "?".to_string(), |c| format!("'{}'", c.name))
+    };
+    let annotation = |id: AnnotationId| {
+        dataset.annotation(id).map_or_else(
+            || format!("#{id}"),
+            |a| format!("{} #{id}", category_of(a.category_id)),
+        )
+    };
+    let (added, removed) = if undo {
+        ("delete", "add")
+    } else {
+        ("add", "delete")
+    };
+    match edit {
+        Edit::DeleteAnnotation(id) => format!("{removed} {}", annotation(*id)),
+        Edit::AddAnnotation(a) | Edit::InsertAnnotation { annotation: a, .. } => {
+            format!("{added} {} #{}", category_of(a.category_id), a.id)
+        }
+        Edit::Relabel { id, .. } => format!("relabel {}", annotation(*id)),
+        Edit::SetMask { id, .. } => format!("brush edit of {}", annotation(*id)),
+        Edit::AddCategory(c) | Edit::InsertCategory { category: c, .. } => {
+            format!("{added} category '{}'", c.name)
+        }
+        Edit::DeleteCategory(id) => format!("{removed} category {}", category_of(*id)),
+        Edit::RenameCategory { id, .. } => format!("rename category {}", category_of(*id)),
+        Edit::RecolorCategory { id, .. } => format!("recolour category {}", category_of(*id)),
+        Edit::SetImageExtra { .. } => "mark image".to_string(),
+        Edit::AddImage(_) | Edit::InsertImage { .. } => format!("{added} image"),
+        Edit::RemoveImage(_) => format!("{removed} image"),
+        Edit::Batch(edits) => edits
+            .first()
+            .map_or_else(|| "change".to_string(), |e| describe(dataset, e, undo)),
     }
 }

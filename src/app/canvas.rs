@@ -19,6 +19,8 @@ pub enum CanvasAction {
     Brush { from: [f32; 2], to: [f32; 2] },
     /// The brush was released: the stroke is complete.
     BrushEnd,
+    /// Ctrl+click (Cmd+click): select the accepted annotation under the pointer (or none).
+    Select([f32; 2]),
     /// Where the pointer rests over the image (None when it left the image).
     Hover(Option<[f32; 2]>),
 }
@@ -29,6 +31,14 @@ pub enum Tool {
     Prompt,
     Brush,
     Eraser,
+}
+
+/// The keys held and where the button went down, for prompt input.
+#[derive(Clone, Copy)]
+struct PromptModifiers {
+    shift: bool,
+    command: bool,
+    press_origin: Option<Pos2>,
 }
 
 /// What to draw, all optional.
@@ -50,6 +60,8 @@ pub struct Canvas {
     pan: Vec2,
     rect: Rect,
     fit_pending: bool,
+    /// The view follows the canvas size (fit again when it changes) until the user zooms or pans.
+    auto_fit: bool,
     drag_start_in_image: Option<[f32; 2]>,
     drag_now_in_image: Option<[f32; 2]>,
     last_brush: Option<[f32; 2]>,
@@ -62,6 +74,7 @@ impl Default for Canvas {
             pan: Vec2::ZERO,
             rect: Rect::from_min_size(Pos2::ZERO, vec2(1.0, 1.0)),
             fit_pending: true,
+            auto_fit: true,
             drag_start_in_image: None,
             drag_now_in_image: None,
             last_brush: None,
@@ -79,13 +92,20 @@ impl Canvas {
         [v.x, v.y]
     }
 
-    /// Fits the next image to the window on its first frame.
+    /// Fits the next image to the window, and keeps it fitted while the window or the side panels
+    /// change size, until the user zooms or pans.
     pub fn request_fit(&mut self) {
         self.fit_pending = true;
+        self.auto_fit = true;
     }
 
     pub fn zoom(&self) -> f32 {
         self.zoom
+    }
+
+    /// Where the canvas is on screen.
+    pub fn rect(&self) -> Rect {
+        self.rect
     }
 
     /// The part of an image of `image_size` that the view shows, in image pixels, if any.
@@ -121,16 +141,20 @@ impl Canvas {
     /// Shows the image and its overlays, handles zoom/pan, and returns the prompt actions.
     pub fn ui(&mut self, ui: &mut egui::Ui, layers: &Layers<'_>) -> Vec<CanvasAction> {
         let (rect, response) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
+        // The first frames lay out the side panels: the canvas gets its final size only then.
+        let resized = rect.size() != self.rect.size();
         self.rect = rect;
-        if self.fit_pending {
+        if self.fit_pending || (self.auto_fit && resized) {
             self.fit(layers.image_size);
             self.fit_pending = false;
         }
         let mut actions = Vec::new();
-        let (space_down, shift, scroll, zoom_delta, keys) = ui.input(|i| {
+        let (space_down, shift, command, press_origin, scroll, zoom_delta, keys) = ui.input(|i| {
             (
                 i.key_down(egui::Key::Space),
                 i.modifiers.shift,
+                i.modifiers.command,
+                i.pointer.press_origin(),
                 i.smooth_scroll_delta,
                 i.zoom_delta(),
                 (
@@ -151,17 +175,21 @@ impl Canvas {
             };
             if (factor - 1.0).abs() > 1e-4 {
                 self.zoom_around(factor, hover);
+                self.auto_fit = false;
             }
         }
         if !typing {
             if keys.0 {
                 self.zoom_around(1.25, rect.center());
+                self.auto_fit = false;
             }
             if keys.1 {
                 self.zoom_around(0.8, rect.center());
+                self.auto_fit = false;
             }
             if keys.2 {
                 self.fit(layers.image_size);
+                self.auto_fit = true;
             }
         }
 
@@ -170,6 +198,7 @@ impl Canvas {
             || (space_down && response.dragged_by(egui::PointerButton::Primary));
         if panning {
             self.pan += response.drag_delta();
+            self.auto_fit = false;
         }
 
         let pointer_in_image = response.hover_pos().map(|p| self.image_from_ui(p));
@@ -186,7 +215,14 @@ impl Canvas {
 
         if !panning {
             match layers.tool {
-                Tool::Prompt => self.prompt_input(&response, shift, &inside, &clamp, &mut actions),
+                Tool::Prompt => {
+                    let modifiers = PromptModifiers {
+                        shift,
+                        command,
+                        press_origin,
+                    };
+                    self.prompt_input(&response, modifiers, &inside, &clamp, &mut actions)
+                }
                 Tool::Brush | Tool::Eraser => self.brush_input(&response, &clamp, &mut actions),
             }
         }
@@ -198,31 +234,41 @@ impl Canvas {
     fn prompt_input(
         &mut self,
         response: &egui::Response,
-        shift: bool,
+        modifiers: PromptModifiers,
         inside: &dyn Fn([f32; 2]) -> bool,
         clamp: &dyn Fn([f32; 2]) -> [f32; 2],
         actions: &mut Vec<CanvasAction>,
     ) {
-        // Left click: positive (negative with Shift); right click: negative.
-        for (clicked, positive) in [
-            (response.clicked(), !shift),
-            (response.secondary_clicked(), false),
-        ] {
-            if clicked
-                && let Some(p) = response
-                    .interact_pointer_pos()
-                    .map(|p| self.image_from_ui(p))
-                && inside(p)
-            {
-                actions.push(CanvasAction::Point {
-                    point_in_image: p,
-                    positive,
-                });
+        let click_at = || {
+            response
+                .interact_pointer_pos()
+                .map(|p| self.image_from_ui(p))
+                .filter(|&p| inside(p))
+        };
+        // Ctrl+click selects an accepted mask; left click: positive point (negative with Shift);
+        // right click: negative.
+        if response.clicked() && modifiers.command {
+            if let Some(p) = click_at() {
+                actions.push(CanvasAction::Select(p));
+            }
+        } else {
+            for (clicked, positive) in [
+                (response.clicked(), !modifiers.shift),
+                (response.secondary_clicked(), false),
+            ] {
+                if clicked && let Some(p) = click_at() {
+                    actions.push(CanvasAction::Point {
+                        point_in_image: p,
+                        positive,
+                    });
+                }
             }
         }
         if response.drag_started_by(egui::PointerButton::Primary) {
-            let origin = response
-                .interact_pointer_pos()
+            // egui reports a drag a few pixels after the press: the box starts where the button went down.
+            let origin = modifiers
+                .press_origin
+                .or_else(|| response.interact_pointer_pos())
                 .map(|p| clamp(self.image_from_ui(p)));
             self.drag_start_in_image = origin;
         }

@@ -7,6 +7,19 @@ use egui::{Key, Modifiers};
 
 use super::canvas::{CanvasAction, Tool};
 use crate::annotate::dataset::{AnnotationId, CategoryId, Edit};
+use crate::annotate::export::Format;
+
+/// How accepted masks are drawn (View menu).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ViewChange {
+    /// Show or hide every accepted mask.
+    ToggleMasks,
+    /// Fill opacity of accepted masks, 0..=1.
+    Opacity(f32),
+    ToggleOutlinesOnly,
+    ToggleImageList,
+    ToggleSidePanel,
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
@@ -17,15 +30,30 @@ pub enum Command {
     /// Replace an unreadable dataset file with its `.bak`.
     RestoreBackup,
     Save,
+    /// Ctrl+Q, File > Quit: asks first when masks wait to be accepted.
     Quit,
+    /// Quit although masks were not accepted (the user confirmed).
+    QuitDiscarding,
+    /// File > Export: `folder: None` opens the export dialog for `format`.
+    Export {
+        format: Format,
+        folder: Option<PathBuf>,
+    },
+    /// F1 or ?: show or hide the list of every key.
+    ToggleShortcuts,
+    /// Ctrl+D / Ctrl+E: mark the image "done" / "no objects" (again: unmark).
+    MarkImage(&'static str),
+    View(ViewChange),
     Undo,
     Redo,
     /// Enter: the preview becomes an annotation of the selected category.
     Accept,
     /// Esc: clear the prompt and go back to the prompt tool.
     ClearPrompt,
-    /// Tab: the next multimask candidate.
-    CycleCandidate,
+    /// Tab: the next multimask candidate (Shift+Tab: the previous one).
+    CycleCandidate {
+        forward: bool,
+    },
     SelectImage(usize),
     NextImage,
     PreviousImage,
@@ -47,6 +75,47 @@ pub enum Command {
     Canvas(CanvasAction),
 }
 
+/// The review states an image can be marked with (kept in its COCO entry).
+pub const IMAGE_DONE: &str = "done";
+pub const IMAGE_EMPTY: &str = "no objects";
+
+/// Every key, for the shortcuts overlay (F1) and the README's key table.
+pub const SHORTCUTS: [(&str, &str); 24] = [
+    (
+        "left click",
+        "positive point (a click on a preview refines it)",
+    ),
+    ("right click, Shift+click", "negative point"),
+    ("left drag", "box"),
+    ("Ctrl+click", "select the accepted mask under the pointer"),
+    ("hover", "the mask a click there would give"),
+    ("Tab, Shift+Tab", "next / previous of the three candidates"),
+    ("Enter", "accept the mask under the selected category"),
+    ("Esc", "close a menu; else clear the prompt"),
+    (
+        "B / E",
+        "brush / eraser on the preview or the selected mask",
+    ),
+    ("[ ]", "brush smaller / larger"),
+    ("1-9", "select a category"),
+    ("D / A, arrow keys", "next / previous image"),
+    ("Ctrl+D", "mark the image done"),
+    ("Ctrl+E", "mark the image: no objects"),
+    ("wheel, + / -", "zoom around the cursor / the centre"),
+    ("0", "fit the image"),
+    ("middle drag, Space+drag", "pan"),
+    ("Delete", "delete the selected mask"),
+    ("Ctrl+Z", "undo (a prompt step while prompting)"),
+    ("Ctrl+Shift+Z, Ctrl+Y", "redo"),
+    (
+        "Ctrl+S",
+        "save now (edits are saved within a second anyway)",
+    ),
+    ("Ctrl+Q", "quit"),
+    ("F1, ?", "this list"),
+    ("right click on a category", "rename, delete"),
+];
+
 /// The keyboard shortcuts of the README's key table. Nothing while a text field has the keyboard.
 pub fn keymap(ctx: &egui::Context) -> Vec<Command> {
     let mut commands = Vec::new();
@@ -63,16 +132,44 @@ pub fn keymap(ctx: &egui::Context) -> Vec<Command> {
     if pressed_with(Modifiers::COMMAND, Key::Z) {
         commands.push(Command::Undo);
     }
-    if pressed_with(Modifiers::COMMAND, Key::S) {
-        commands.push(Command::Save);
+    let with_command = [
+        (Key::Y, Command::Redo),
+        (Key::S, Command::Save),
+        (Key::Q, Command::Quit),
+        (Key::D, Command::MarkImage(IMAGE_DONE)),
+        (Key::E, Command::MarkImage(IMAGE_EMPTY)),
+    ];
+    for (key, command) in with_command {
+        if pressed_with(Modifiers::COMMAND, key) {
+            commands.push(command);
+        }
+    }
+    if pressed_with(Modifiers::NONE, Key::F1)
+        || ctx.input_mut(|i| {
+            let question = i
+                .events
+                .iter()
+                .position(|e| matches!(e, egui::Event::Text(t) if t == "?"));
+            question.map(|at| i.events.remove(at)).is_some()
+        })
+    {
+        commands.push(Command::ToggleShortcuts);
+    }
+    if pressed_with(Modifiers::SHIFT, Key::Tab) {
+        ctx.memory_mut(|m| m.move_focus(egui::FocusDirection::None));
+        commands.push(Command::CycleCandidate { forward: false });
     }
     let pressed = |key: Key| pressed_with(Modifiers::NONE, key);
     // Tab and the arrows are ours on the canvas: keep egui from also moving keyboard focus.
     let keep_focus = || ctx.memory_mut(|m| m.move_focus(egui::FocusDirection::None));
+    // Esc closes an open menu or colour picker first (egui does that); only then the prompt.
+    let popup_open = egui::Popup::is_any_open(ctx);
+    if !popup_open && pressed(Key::Escape) {
+        commands.push(Command::ClearPrompt);
+    }
     let simple = [
         (Key::Enter, Command::Accept),
-        (Key::Escape, Command::ClearPrompt),
-        (Key::Tab, Command::CycleCandidate),
+        (Key::Tab, Command::CycleCandidate { forward: true }),
         (Key::D, Command::NextImage),
         (Key::ArrowRight, Command::NextImage),
         (Key::A, Command::PreviousImage),

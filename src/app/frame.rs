@@ -9,12 +9,13 @@ use egui::TextureOptions;
 use super::canvas::Layers;
 use super::command::{self, Command};
 use super::images::{EmbedState, View};
+use super::panels::{ImageFacts, MenuState};
 use super::prompt;
 use super::render;
 use super::status::{MessageLevel, ModelStatus, StatusLine};
 use super::worker::{RenderJob, RenderTarget, Request, Response};
 use super::{AUTOSAVE_DELAY, SamApp};
-use crate::annotate::dataset::ImageId;
+use crate::annotate::dataset::{IMAGE_STATE_KEY, ImageId};
 use crate::project::Project;
 use crate::sam::{Multimask, postprocess};
 
@@ -151,7 +152,8 @@ impl SamApp {
         };
         let ready = self.images.is_ready();
         let hover = self.selection.hover_decodes();
-        while let Some(ask) = self.prompt.next_request(ready, hover) {
+        let now = Instant::now();
+        while let Some(ask) = self.prompt.next_request(ready, hover, now) {
             let request = match ask {
                 prompt::Ask::Decode { seq, prompt, .. } => {
                     let size = self.images.view().map_or((1, 1), |v| v.image.dimensions());
@@ -183,6 +185,10 @@ impl SamApp {
             };
             self.worker.send(request);
         }
+        // A hover decode waits for the pointer to rest: wake up then, even if nothing else happens.
+        if let (Some(wait), Some(ctx)) = (self.prompt.hover_wait(now), &self.env.ctx) {
+            ctx.request_repaint_after(wait);
+        }
     }
 
     /// Saves once the oldest unsaved edit is `AUTOSAVE_DELAY` old; until then asks for a frame at
@@ -194,6 +200,10 @@ impl SamApp {
         if let Some(due) = project.save_due(AUTOSAVE_DELAY) {
             if due.is_zero() {
                 self.save_now();
+                // The status bar was drawn before the save: show "saved" without waiting for input.
+                if self.project.as_ref().is_some_and(|p| !p.is_dirty()) {
+                    ctx.request_repaint();
+                }
             } else {
                 ctx.request_repaint_after(due);
             }
@@ -209,14 +219,31 @@ impl SamApp {
         }
         self.env.max_texture_side = ctx.input(|i| i.max_texture_side);
         self.poll_worker(&ctx);
+        self.closing(&ctx);
+        self.title(&ctx);
 
         let mut commands = command::keymap(&ctx);
-        let (tool, radius) = (self.selection.tool, self.selection.brush_radius);
-        commands.extend(
-            self.panels
-                .menu
-                .ui(ui, self.project.is_some(), tool, radius),
-        );
+        if self.panels.dialog_open() {
+            // A dialog has the keyboard; only F1 still toggles the key list.
+            commands.retain(|c| *c == Command::ToggleShortcuts && self.panels.shortcuts.open);
+        }
+        let menu = MenuState {
+            has_project: self.project.is_some(),
+            tool: self.selection.tool,
+            brush_radius: self.selection.brush_radius,
+            view: self.selection.view,
+            show_images: self.panels.show_images,
+            show_side: self.panels.show_side,
+        };
+        commands.extend(self.panels.menu.ui(ui, &menu));
+        let category = self.project.as_ref().and_then(|p| {
+            let id = self.selection.category?;
+            p.dataset.category(id).map(|c| c.name.as_str())
+        });
+        let position = self
+            .images
+            .current_index()
+            .map(|i| (i + 1, self.images.items().len()));
         self.panels.status.ui(
             ui,
             &StatusLine {
@@ -225,8 +252,14 @@ impl SamApp {
                 zoom: self.canvas.zoom(),
                 preview: self.prompt.preview(),
                 project: self.project.as_ref(),
+                position,
+                category,
+                tool: self.selection.tool,
             },
         );
+        commands.extend(self.panels.shortcuts.ui(&ctx));
+        commands.extend(self.panels.quit.ui(&ctx));
+        commands.extend(self.panels.export.ui(&ctx));
         let Some(project) = self.project.as_ref() else {
             egui::CentralPanel::default().show(ui, |ui| {
                 let panels = &mut self.panels;
@@ -239,22 +272,28 @@ impl SamApp {
             self.apply_all(commands);
             return;
         };
-        let counts = annotation_counts(project);
-        commands.extend(self.panels.images.ui(ui, &self.images, &counts));
+        if self.panels.show_images {
+            let facts = image_facts(project);
+            commands.extend(self.panels.images.ui(ui, &self.images, &facts));
+        }
         let image_id = self.current_image_id();
-        egui::Panel::right("side")
-            .resizable(true)
-            .default_size(240.0)
-            .show(ui, |ui| {
-                let category = self.selection.category;
-                commands.extend(self.panels.categories.ui(ui, project, category));
-                ui.separator();
-                commands.extend(
-                    self.panels
-                        .instances
-                        .ui(ui, project, image_id, &self.selection),
-                );
-            });
+        if self.panels.show_side {
+            egui::Panel::right("side")
+                .resizable(true)
+                .default_size(240.0)
+                .min_size(160.0)
+                .show(ui, |ui| {
+                    let category = self.selection.category;
+                    commands.extend(self.panels.categories.ui(ui, project, category));
+                    ui.separator();
+                    commands.extend(self.panels.instances.ui(
+                        ui,
+                        project,
+                        image_id,
+                        &self.selection,
+                    ));
+                });
+        }
         commands.extend(self.panels.categories.confirm_delete_ui(&ctx, project));
 
         let max_side = self.env.max_texture_side;
@@ -271,7 +310,19 @@ impl SamApp {
         }
         self.preview.sync(&ctx, &self.prompt, max_side);
         egui::CentralPanel::default().show(ui, |ui| {
-            commands.extend(self.panels.messages.ui(ui, &self.status.messages));
+            // Messages float over the top of the canvas: they never move the image.
+            let corner = ui.max_rect().min + egui::vec2(8.0, 8.0);
+            egui::Area::new(egui::Id::unique("samlabel-messages"))
+                .fixed_pos(corner)
+                .order(egui::Order::Foreground)
+                .show(&ctx, |ui| {
+                    if !self.status.messages.is_empty() {
+                        egui::Frame::popup(ui.style()).show(ui, |ui| {
+                            ui.set_max_width(520.0);
+                            commands.extend(self.panels.messages.ui(ui, &self.status.messages));
+                        });
+                    }
+                });
             let Some(view) = self.images.view() else {
                 ui.centered_and_justified(|ui| {
                     let text = match self.images.current() {
@@ -318,10 +369,45 @@ impl SamApp {
             ctx.request_repaint_after(Duration::from_millis(200));
         }
     }
+
+    /// The window's close button: asks first when masks were not accepted, else saves on the way out.
+    fn closing(&mut self, ctx: &egui::Context) {
+        if !ctx.input(|i| i.viewport().close_requested()) || self.env.quit_confirmed {
+            return;
+        }
+        let unaccepted = self.unaccepted_images();
+        if unaccepted > 0 {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            self.panels.quit.asking = Some(unaccepted);
+        }
+    }
+
+    /// "image — dataset — samlabel", sent when it changes.
+    fn title(&mut self, ctx: &egui::Context) {
+        let name = |p: &std::path::Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(item) = self.images.current() {
+            parts.push(item.file_name.clone());
+        }
+        if let Some(project) = &self.project {
+            parts.push(name(&project.path));
+        }
+        parts.push("samlabel".into());
+        let title = parts.join(" \u{2014} ");
+        if title != self.env.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.env.title = title;
+        }
+    }
 }
 
-/// Annotations per image file name, for the image list (every frame: one pass, no lookups).
-fn annotation_counts(project: &Project) -> HashMap<&str, usize> {
+/// Per image file name: its annotation count and review state, for the image list (every frame: one
+/// pass over the annotations, no lookups).
+fn image_facts(project: &Project) -> HashMap<&str, ImageFacts> {
     let mut by_id: HashMap<ImageId, usize> = HashMap::new();
     for ann in project.dataset.annotations() {
         *by_id.entry(ann.image_id).or_insert(0) += 1;
@@ -330,6 +416,14 @@ fn annotation_counts(project: &Project) -> HashMap<&str, usize> {
         .dataset
         .images()
         .iter()
-        .filter_map(|i| by_id.get(&i.id).map(|&n| (i.file_name.as_str(), n)))
+        .map(|i| {
+            let state = i
+                .extra
+                .get(IMAGE_STATE_KEY)
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
+            let annotations = by_id.get(&i.id).copied().unwrap_or(0);
+            (i.file_name.as_str(), ImageFacts { annotations, state })
+        })
         .collect()
 }

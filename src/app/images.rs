@@ -8,6 +8,9 @@ use std::time::Instant;
 use egui::TextureHandle;
 use image::RgbImage;
 
+use super::prompt::PromptState;
+use crate::imageio::natural_cmp;
+
 /// How many images after the current one are encoded in the background.
 const PREFETCH_AHEAD: usize = 2;
 
@@ -26,6 +29,15 @@ pub struct ImageItem {
     pub file_name: String,
     pub embed: EmbedState,
     pub missing: bool,
+    /// The prompt left on this image without Enter, kept for when the user comes back.
+    parked: Option<Box<PromptState>>,
+}
+
+impl ImageItem {
+    /// Whether a mask made on this image waits to be accepted.
+    pub fn has_unaccepted(&self) -> bool {
+        self.parked.is_some()
+    }
 }
 
 /// The image on screen, once loaded.
@@ -80,7 +92,35 @@ impl Images {
             file_name,
             embed: EmbedState::Waiting,
             missing,
+            parked: None,
         });
+    }
+
+    /// Orders the list as file browsers do (`img2` before `img10`), keeping the current image.
+    pub fn sort_natural(&mut self) {
+        let current = self.current().map(|i| i.path.clone());
+        self.items
+            .sort_by(|a, b| natural_cmp(&a.file_name, &b.file_name));
+        self.current = current.and_then(|p| self.items.iter().position(|i| i.path == p));
+    }
+
+    /// Keeps the current image's unaccepted prompt with it.
+    pub fn park(&mut self, prompt: PromptState) {
+        if let Some(item) = self.current.and_then(|i| self.items.get_mut(i)) {
+            item.parked = Some(Box::new(prompt));
+        }
+    }
+
+    /// The prompt kept with image `index`, taken back.
+    pub fn unpark(&mut self, index: usize) -> Option<PromptState> {
+        self.items
+            .get_mut(index)
+            .and_then(|i| i.parked.take())
+            .map(|p| *p)
+    }
+
+    pub fn parked_count(&self) -> usize {
+        self.items.iter().filter(|i| i.parked.is_some()).count()
     }
 
     /// Whether `select(index)` would change anything.

@@ -6,6 +6,7 @@
 mod apply;
 mod canvas;
 mod command;
+mod dialogs;
 mod frame;
 mod images;
 mod overlay;
@@ -68,6 +69,10 @@ struct Env {
     remember_recent: bool,
     /// The renderer's largest texture side (textures are downscaled to fit).
     max_texture_side: usize,
+    /// The window title last sent.
+    title: String,
+    /// The user chose to quit (and was asked about unaccepted masks if there were any).
+    quit_confirmed: bool,
 }
 
 /// Whether a command could be carried out now.
@@ -119,6 +124,8 @@ impl SamApp {
                 ctx: None,
                 remember_recent: options.remember_recent,
                 max_texture_side: 2048,
+                title: String::new(),
+                quit_confirmed: false,
             },
         };
         if !options.paths.is_empty() {
@@ -163,13 +170,13 @@ impl SamApp {
             };
             folder.join("annotations.json")
         });
-        self.open_dataset(&dataset_path);
+        if !self.load_dataset(&dataset_path) {
+            return;
+        }
         for file in files {
             self.add_image(file);
         }
-        if self.images.current_index().is_none() && !self.images.items().is_empty() {
-            self.select_image(0);
-        }
+        self.show_start_image();
     }
 
     /// Replaces an unreadable dataset file with its `.bak` and opens it.
@@ -194,8 +201,16 @@ impl SamApp {
         }
     }
 
-    /// Opens (or starts) a dataset file and lists its images.
+    /// Opens (or starts) a dataset file, lists its images and shows the one last worked on.
     pub fn open_dataset(&mut self, path: &Path) {
+        if self.load_dataset(path) {
+            self.show_start_image();
+        }
+    }
+
+    /// Opens (or starts) a dataset file and lists its images; false if the current dataset has to
+    /// stay open (its edits could not be saved).
+    fn load_dataset(&mut self, path: &Path) -> bool {
         if let Some(current) = self.project.as_mut()
             && current.read_only_reason().is_none()
             && let Err(err) = current.save()
@@ -205,7 +220,14 @@ impl SamApp {
                 MessageLevel::Error,
                 format!("{err}; the current dataset stays open so that its edits are not lost"),
             );
-            return;
+            return false;
+        }
+        let unaccepted = self.unaccepted_images();
+        if unaccepted > 0 {
+            self.notify(
+                MessageLevel::Warning,
+                format!("masks not accepted with Enter on {unaccepted} images were discarded"),
+            );
         }
         // Let go of the current dataset (and its lock) first: it may be the one being reopened.
         self.project = None;
@@ -231,26 +253,62 @@ impl SamApp {
         };
         self.project = Some(project);
         self.images.clear();
+        self.prompt.clear();
         self.leave_image();
         for path in listed {
             self.add_image(path);
         }
+        true
+    }
+
+    /// After opening: the images in natural order (as file browsers list them), and the image last
+    /// worked on (else the first) on screen.
+    fn show_start_image(&mut self) {
+        self.images.sort_natural();
+        let last = self.project.as_ref().and_then(|p| p.last_image());
+        let index = last
+            .and_then(|name| self.images.items().iter().position(|i| i.file_name == name))
+            .unwrap_or(0);
         if !self.images.items().is_empty() {
-            self.select_image(0);
+            self.select_image(index);
         }
     }
 
+    /// Adds an image to the list, and to the dataset with its size (read from the file's header):
+    /// COCO keeps images without annotations, so a reopened folder lists every image.
     fn add_image(&mut self, path: PathBuf) {
-        let Some(project) = &self.project else { return };
+        let Some(project) = self.project.as_mut() else {
+            return;
+        };
         let file_name = project.file_name_for(&path);
+        if project.dataset.image_by_file(&file_name).is_none()
+            && let Some((w, h)) = imageio::oriented_dimensions(&path)
+            && let Err(err) = project.list_image(&file_name, (w, h))
+        {
+            let text = format!("cannot list {file_name} in the dataset: {err}");
+            self.notify(MessageLevel::Error, text);
+        }
         self.images.add(path, file_name);
     }
 
-    /// Forgets everything that belongs to the image on screen.
+    /// Leaves the image on screen: its unaccepted prompt (points, box, strokes, preview) is kept with
+    /// it for when the user comes back.
     fn leave_image(&mut self) {
-        self.prompt.clear();
+        if self.prompt.has_work() {
+            self.prompt.park();
+            let parked = std::mem::take(&mut self.prompt);
+            self.images.park(parked);
+        } else {
+            self.prompt.clear();
+        }
         self.selection.leave_image();
         self.overlay.clear();
+        self.preview.clear();
+    }
+
+    /// How many images hold a prompt that was not accepted (the one on screen included).
+    fn unaccepted_images(&self) -> usize {
+        self.images.parked_count() + usize::from(self.prompt.has_work())
     }
 
     /// Shows image `index`, asks the worker to encode it and to prefetch the next two.
@@ -259,6 +317,13 @@ impl SamApp {
             return;
         }
         self.leave_image();
+        if let Some(parked) = self.images.unpark(index) {
+            self.prompt = parked;
+        }
+        if let (Some(project), Some(item)) = (self.project.as_mut(), self.images.items().get(index))
+        {
+            project.set_last_image(&item.file_name);
+        }
         match self.images.select(index) {
             Ok(selected) => {
                 self.worker.send(Request::Open(selected.open));
@@ -343,6 +408,40 @@ impl SamApp {
     /// Adds a prompt point as a click does.
     pub fn add_point(&mut self, point_in_image: [f32; 2], positive: bool) {
         self.prompt.add_point(point_in_image, positive);
+    }
+
+    /// Runs a command as the menu or a key would (queued after this frame's).
+    pub fn run_command(&mut self, command: Command) {
+        self.queued.push_back(command);
+    }
+
+    /// How many decodes the prompts of this window sent (hover ones included).
+    pub fn decodes_sent(&self) -> u64 {
+        self.prompt.decodes_sent()
+    }
+
+    /// Where the canvas is on screen, in ui points.
+    pub fn canvas_rect(&self) -> egui::Rect {
+        self.canvas.rect()
+    }
+
+    /// The dragged box of the prompt, in image pixels.
+    pub fn prompt_box(&self) -> Option<[f32; 4]> {
+        self.prompt.box_in_image()
+    }
+
+    /// What the last undo, redo, delete or mark did, as the status bar says it.
+    pub fn last_step(&self) -> Option<&str> {
+        self.status.last_step.as_deref()
+    }
+
+    /// The number of images with unaccepted masks the quit question names, while it is open.
+    pub fn quit_question(&self) -> Option<usize> {
+        self.panels.quit.asking
+    }
+
+    pub fn selected_category(&self) -> Option<crate::annotate::dataset::CategoryId> {
+        self.selection.category
     }
 }
 

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use egui::{Color32, TextureHandle, TextureOptions};
 
-use super::render;
-use super::selection::Selection;
+use super::render::{self, OverlayLayer, OverlayStyle};
+use super::selection::{Selection, ViewOptions};
 use crate::annotate::dataset::{Annotation, AnnotationId, Dataset, ImageId};
 use crate::annotate::mask::Mask;
 
@@ -19,12 +19,13 @@ struct TextureKey {
     hovered: Option<AnnotationId>,
     hidden: Vec<AnnotationId>,
     image: PathBuf,
+    view: ViewOptions,
 }
 
 #[derive(Default)]
 pub struct Overlay {
-    /// Decoded masks of the current image's annotations, by id.
-    masks: HashMap<AnnotationId, Mask>,
+    /// Decoded masks of the current image's annotations, by id, with their COCO bbox.
+    masks: HashMap<AnnotationId, (Mask, [u32; 4])>,
     /// Dataset revision and image the decoded masks belong to.
     masks_key: Option<(u64, PathBuf)>,
     texture: Option<TextureHandle>,
@@ -41,12 +42,14 @@ impl Overlay {
     }
 
     pub fn mask(&self, id: AnnotationId) -> Option<&Mask> {
-        self.masks.get(&id)
+        self.masks.get(&id).map(|(m, _)| m)
     }
 
     /// Shows an annotation's mask as it is being painted, before the edit reaches the dataset.
     pub fn show_edit(&mut self, id: AnnotationId, mask: &Mask) {
-        self.masks.insert(id, mask.clone());
+        // The stroke may reach outside the old box: the whole image is visited until the next decode.
+        let whole = [0, 0, mask.width(), mask.height()];
+        self.masks.insert(id, (mask.clone(), whole));
         self.texture_key = None;
     }
 
@@ -66,7 +69,7 @@ impl Overlay {
         dataset
             .annotations_of(image_id)
             .filter(|a| !selection.hidden.contains(&a.id))
-            .filter(|a| self.masks.get(&a.id).is_some_and(|m| m.get(x, y)))
+            .filter(|a| self.masks.get(&a.id).is_some_and(|(m, _)| m.get(x, y)))
             .map(|a| a.id)
             .last()
     }
@@ -91,6 +94,7 @@ impl Overlay {
             hovered: selection.hovered,
             hidden,
             image: path.clone(),
+            view: selection.view,
         };
         if self.texture_key.as_ref() == Some(&key) {
             return;
@@ -106,27 +110,34 @@ impl Overlay {
             self.masks.retain(|id, _| Some(*id) == brushing);
             for ann in &annotations {
                 if Some(ann.id) != brushing {
-                    self.masks
-                        .insert(ann.id, ann.segmentation.to_rle(h, w).to_mask());
+                    let mask = ann.segmentation.to_rle(h, w).to_mask();
+                    let bbox = mask.bbox();
+                    self.masks.insert(ann.id, (mask, bbox));
                 }
             }
             self.masks_key = Some(masks_key);
         }
-        let layers: Vec<(&Mask, Color32, bool)> = annotations
+        let layers: Vec<OverlayLayer<'_>> = annotations
             .iter()
-            .filter(|a| !selection.hidden.contains(&a.id))
+            .filter(|a| selection.view.masks_visible && !selection.hidden.contains(&a.id))
             .filter_map(|a| {
                 let [r, g, b] = dataset
                     .category(a.category_id)
                     .map_or([200, 200, 200], |c| c.color);
-                let highlight =
-                    Some(a.id) == selection.annotation || Some(a.id) == selection.hovered;
-                self.masks
-                    .get(&a.id)
-                    .map(|m| (m, Color32::from_rgb(r, g, b), highlight))
+                self.masks.get(&a.id).map(|(mask, bbox)| OverlayLayer {
+                    mask,
+                    bbox: *bbox,
+                    color: Color32::from_rgb(r, g, b),
+                    selected: Some(a.id) == selection.annotation,
+                    hovered: Some(a.id) == selection.hovered,
+                })
             })
             .collect();
-        let image = render::overlay(w, h, &layers, max_texture_side);
+        let style = OverlayStyle {
+            fill: selection.view.opacity,
+            outlines_only: selection.view.outlines_only,
+        };
+        let image = render::overlay(w, h, &layers, style, max_texture_side);
         match self.texture.as_mut() {
             Some(texture) => texture.set(image, TextureOptions::NEAREST),
             None => {

@@ -4,13 +4,15 @@
 use egui::RichText;
 
 use super::canvas::Tool;
-use super::command::Command;
+use super::command::{Command, IMAGE_DONE, IMAGE_EMPTY, ViewChange};
+use super::dialogs::{ExportDialog, QuitDialog, ShortcutsOverlay};
 use super::images::{EmbedState, Images};
+use super::selection::ViewOptions;
 use super::side::{CategoryPanel, InstancePanel};
 use super::status::{Message, MessageList, StatusBar};
+use crate::annotate::export::Format;
 use crate::project;
 
-#[derive(Default)]
 pub struct Panels {
     pub menu: MenuBar,
     pub start: StartScreen,
@@ -19,6 +21,48 @@ pub struct Panels {
     pub instances: InstancePanel,
     pub status: StatusBar,
     pub messages: MessageList,
+    pub export: ExportDialog,
+    pub quit: QuitDialog,
+    pub shortcuts: ShortcutsOverlay,
+    /// The image list and the right panel can be collapsed (View menu).
+    pub show_images: bool,
+    pub show_side: bool,
+}
+
+impl Default for Panels {
+    fn default() -> Self {
+        Self {
+            menu: MenuBar,
+            start: StartScreen,
+            images: ImageList,
+            categories: CategoryPanel::default(),
+            instances: InstancePanel,
+            status: StatusBar,
+            messages: MessageList,
+            export: ExportDialog::default(),
+            quit: QuitDialog::default(),
+            shortcuts: ShortcutsOverlay::default(),
+            show_images: true,
+            show_side: true,
+        }
+    }
+}
+
+impl Panels {
+    /// Whether a dialog has the keyboard: the canvas's keys wait.
+    pub fn dialog_open(&self) -> bool {
+        self.export.is_open() || self.quit.asking.is_some() || self.shortcuts.open
+    }
+}
+
+/// What the menu bar shows the state of.
+pub struct MenuState {
+    pub has_project: bool,
+    pub tool: Tool,
+    pub brush_radius: f32,
+    pub view: ViewOptions,
+    pub show_images: bool,
+    pub show_side: bool,
 }
 
 /// File and Edit menus, and the tool buttons.
@@ -26,13 +70,8 @@ pub struct Panels {
 pub struct MenuBar;
 
 impl MenuBar {
-    pub fn ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        has_project: bool,
-        tool: Tool,
-        brush_radius: f32,
-    ) -> Vec<Command> {
+    pub fn ui(&mut self, ui: &mut egui::Ui, state: &MenuState) -> Vec<Command> {
+        let (has_project, tool) = (state.has_project, state.tool);
         let mut commands = Vec::new();
         egui::Panel::top("menu").show(ui, |ui| {
             egui::MenuBar::new().ui(ui, |ui| {
@@ -54,7 +93,20 @@ impl MenuBar {
                     {
                         commands.push(Command::Save);
                     }
-                    if ui.button("Quit").clicked() {
+                    ui.add_enabled_ui(has_project, |ui| {
+                        ui.menu_button("Export", |ui| {
+                            for format in Format::ALL {
+                                if ui.button(format!("{}...", format.label())).clicked() {
+                                    commands.push(Command::Export {
+                                        format,
+                                        folder: None,
+                                    });
+                                }
+                            }
+                        });
+                    });
+                    ui.separator();
+                    if ui.button("Quit  (Ctrl+Q)").clicked() {
                         commands.push(Command::Quit);
                     }
                 });
@@ -62,8 +114,50 @@ impl MenuBar {
                     if ui.button("Undo  (Ctrl+Z)").clicked() {
                         commands.push(Command::Undo);
                     }
-                    if ui.button("Redo  (Ctrl+Shift+Z)").clicked() {
+                    if ui.button("Redo  (Ctrl+Shift+Z, Ctrl+Y)").clicked() {
                         commands.push(Command::Redo);
+                    }
+                    ui.separator();
+                    if ui.button("Mark image done  (Ctrl+D)").clicked() {
+                        commands.push(Command::MarkImage(IMAGE_DONE));
+                    }
+                    if ui.button("Mark image: no objects  (Ctrl+E)").clicked() {
+                        commands.push(Command::MarkImage(IMAGE_EMPTY));
+                    }
+                });
+                ui.menu_button("View", |ui| {
+                    let view = state.view;
+                    let toggles = [
+                        (view.masks_visible, "Masks", ViewChange::ToggleMasks),
+                        (
+                            view.outlines_only,
+                            "Outlines only",
+                            ViewChange::ToggleOutlinesOnly,
+                        ),
+                        (state.show_images, "Image list", ViewChange::ToggleImageList),
+                        (
+                            state.show_side,
+                            "Categories panel",
+                            ViewChange::ToggleSidePanel,
+                        ),
+                    ];
+                    for (on, label, change) in toggles {
+                        let mut checked = on;
+                        if ui.checkbox(&mut checked, label).clicked() {
+                            commands.push(Command::View(change));
+                        }
+                    }
+                    let mut opacity = view.opacity;
+                    if ui
+                        .add(egui::Slider::new(&mut opacity, 0.0..=1.0).text("mask opacity"))
+                        .changed()
+                    {
+                        commands.push(Command::View(ViewChange::Opacity(opacity)));
+                    }
+                });
+                ui.menu_button("Help", |ui| {
+                    if ui.button("Keys  (F1)").clicked() {
+                        commands.push(Command::ToggleShortcuts);
                     }
                 });
                 ui.separator();
@@ -77,7 +171,8 @@ impl MenuBar {
                     }
                 }
                 if tool != Tool::Prompt {
-                    ui.label(format!("size {brush_radius:.0} px  ([ ])"));
+                    let diameter = state.brush_radius * 2.0;
+                    ui.label(format!("diameter {diameter:.0} image px  ([ ] size)"));
                 }
             });
         });
@@ -125,7 +220,15 @@ impl StartScreen {
     }
 }
 
-/// The images of the dataset with their embedding state and annotation count.
+/// What the image list shows of one image besides its name.
+pub struct ImageFacts {
+    pub annotations: usize,
+    /// Review state: `IMAGE_DONE`, `IMAGE_EMPTY` or none.
+    pub state: Option<String>,
+}
+
+/// The images of the dataset, one line each: a state icon, the name, the number of masks; the
+/// tooltip says the rest.
 #[derive(Default)]
 pub struct ImageList;
 
@@ -134,7 +237,7 @@ impl ImageList {
         &mut self,
         ui: &mut egui::Ui,
         images: &Images,
-        counts: &std::collections::HashMap<&str, usize>,
+        facts: &std::collections::HashMap<&str, ImageFacts>,
     ) -> Vec<Command> {
         let mut commands = Vec::new();
         egui::Panel::left("images")
@@ -142,27 +245,36 @@ impl ImageList {
             .default_size(200.0)
             .show(ui, |ui| {
                 let items = images.items();
-                ui.label(RichText::new(format!("Images ({})", items.len())).strong());
+                let done = facts.values().filter(|f| f.state.is_some()).count();
+                ui.label(RichText::new(format!("Images ({}, {done} done)", items.len())).strong());
                 ui.label(RichText::new("A / D or arrow keys to move").small().weak());
                 ui.separator();
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     for (i, item) in items.iter().enumerate() {
-                        let state = match &item.embed {
-                            _ if item.missing => "[missing]",
-                            EmbedState::Ready => "[ready]",
-                            EmbedState::Encoding(_) => "[encoding]",
-                            EmbedState::Waiting => "[ ]",
-                            EmbedState::Failed(_) => "[error]",
+                        let fact = facts.get(item.file_name.as_str());
+                        let count = fact.map_or(0, |f| f.annotations);
+                        let review = fact.and_then(|f| f.state.as_deref());
+                        let (icon, tip) = match (&item.embed, review) {
+                            _ if item.missing => ("[missing]", "the file is missing".to_string()),
+                            (EmbedState::Failed(reason), _) => ("[error]", reason.clone()),
+                            (_, Some(IMAGE_DONE)) => ("[done]", "marked done".to_string()),
+                            (_, Some(IMAGE_EMPTY)) => ("[empty]", "marked: no objects".to_string()),
+                            (EmbedState::Ready, _) => ("[ready]", "ready to segment".to_string()),
+                            (EmbedState::Encoding(_), _) => ("[...]", "being encoded".to_string()),
+                            _ => ("[ ]", "not encoded yet".to_string()),
                         };
-                        let count = counts.get(item.file_name.as_str()).unwrap_or(&0);
-                        let text = format!("{state} {}  ({count})", item.file_name);
+                        let pending = if item.has_unaccepted() { " *" } else { "" };
+                        let text = format!("{icon} {}  ({count}){pending}", item.file_name);
+                        let tip = if item.has_unaccepted() {
+                            format!("{tip}; a mask waits for Enter")
+                        } else {
+                            tip
+                        };
                         let selected = images.current_index() == Some(i);
-                        let response = ui.selectable_label(selected, text);
-                        let response = match &item.embed {
-                            EmbedState::Failed(reason) => response.on_hover_text(reason),
-                            EmbedState::Ready => response.on_hover_text("embedding ready"),
-                            _ => response,
-                        };
+                        let label = egui::Button::selectable(selected, text).truncate();
+                        let response = ui
+                            .add(label)
+                            .on_hover_text(format!("{}\n{count} masks, {tip}", item.file_name));
                         if response.clicked() {
                             commands.push(Command::SelectImage(i));
                         }

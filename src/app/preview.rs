@@ -32,6 +32,11 @@ pub struct PreviewTextures {
 }
 
 impl PreviewTextures {
+    /// Another image: nothing of this one's preview may show there.
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+
     /// Re-uploads the preview when the prompt's preview changed.
     pub fn sync(&mut self, ctx: &egui::Context, prompt: &PromptState, max_texture_side: usize) {
         let revision = prompt.revision();
@@ -92,8 +97,13 @@ impl PreviewTextures {
         pixels_per_point: f32,
         max_texture_side: usize,
     ) -> Option<RenderJob> {
-        // Only a clicked preview at preview resolution: painted masks are at image resolution.
-        let Some(Preview::Prompt(p)) = prompt.preview() else {
+        // Only a clicked preview at preview resolution: edited and painted masks are at image
+        // resolution already.
+        let Some(Preview::Prompt {
+            predicted: p,
+            edited: None,
+        }) = prompt.preview()
+        else {
             self.detail = None;
             return None;
         };

@@ -1,11 +1,26 @@
 //! The prompt state machine: the points and box on the object being segmented, the preview the model
-//! gave for them, and every input that acts on it (click, box, hover, Tab, Enter, Esc, Ctrl+Z, the
-//! brush on a preview). Plain Rust without egui: the window feeds it input and the worker's answers and
-//! sends the requests it asks for (`next_request`); nothing here waits or computes a mask.
+//! gave for them, brush strokes on it, and every input that acts on it (click, box, hover, Tab, Enter,
+//! Esc, Ctrl+Z, the brush). Plain Rust without egui: the window feeds it input and the worker's answers
+//! and sends the requests it asks for (`next_request`); nothing here waits or computes a mask.
+//!
+//! Every point, box and brush stroke is a step of the prompt's own history, so Ctrl+Z takes back the
+//! last one of any kind. Strokes belong to the candidate they were painted on: Tab shows each
+//! candidate with its own edits.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::annotate::mask::Mask;
 use crate::sam::preprocess::ModelFromImage;
 use crate::sam::{Candidates, PointPrompt, Prediction, Prompt};
+
+/// How long the pointer must rest on a pixel before a hover decode is sent.
+pub const HOVER_REST: Duration = Duration::from_millis(60);
+
+/// Decode sequence numbers are unique in the process, so an answer can never be taken for another
+/// image's prompt (each image keeps its own `PromptState`).
+static NEXT_SEQ: AtomicU64 = AtomicU64::new(1);
 
 /// A brush or eraser segment, in image pixels.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -23,6 +38,23 @@ impl Stroke {
     }
 }
 
+/// One undoable step of the prompt.
+#[derive(Clone, Debug, PartialEq)]
+enum Step {
+    Point(PointPrompt),
+    /// A dragged box, with the box it replaced.
+    Box {
+        new: [f32; 4],
+        old: Option<[f32; 4]>,
+    },
+    /// One press-to-release of the brush or eraser, on a candidate of the current answer (`None`:
+    /// painted from nothing).
+    Paint {
+        candidate: Option<usize>,
+        segments: Vec<Stroke>,
+    },
+}
+
 /// The model's answer to a prompt and the candidate shown.
 pub struct Predicted {
     /// The decode request this answers; renders of its candidates carry it too.
@@ -35,8 +67,8 @@ pub struct Predicted {
     shown_index: usize,
     /// The shown candidate at preview resolution.
     pub mask: Mask,
-    /// `index`'s mask at image resolution, once the worker made it (accept and the brush need it).
-    full: Option<Mask>,
+    /// Candidates' masks at image resolution, as the worker made them (accept and the brush need them).
+    full: HashMap<usize, Mask>,
 }
 
 impl Predicted {
@@ -48,7 +80,7 @@ impl Predicted {
             candidates: prediction.candidates,
             model_from_image: prediction.model_from_image,
             mask: prediction.mask,
-            full: None,
+            full: HashMap::new(),
         }
     }
 
@@ -72,32 +104,49 @@ impl Predicted {
 pub enum Preview {
     /// What a click at the pointer would give: shown lighter, never refined or accepted.
     Hover(Predicted),
-    /// The answer to the clicked points and box.
-    Prompt(Predicted),
-    /// At image resolution, edited with the brush: a prompt's mask (`from` keeps the model's answer,
-    /// so that another click still refines it) or painted from nothing.
-    Painted { mask: Mask, from: Option<Predicted> },
+    /// The answer to the clicked points and box; `edited` is the chosen candidate at image
+    /// resolution with the strokes painted on it, when there are any.
+    Prompt {
+        predicted: Predicted,
+        edited: Option<Mask>,
+    },
+    /// Painted by hand from nothing, at image resolution.
+    Painted(Mask),
 }
 
 impl Preview {
     /// The model's answer behind the preview, if any.
     pub fn predicted(&self) -> Option<&Predicted> {
         match self {
-            Self::Hover(p) | Self::Prompt(p) => Some(p),
-            Self::Painted { from, .. } => from.as_ref(),
+            Self::Hover(p) | Self::Prompt { predicted: p, .. } => Some(p),
+            Self::Painted(_) => None,
         }
     }
 
     /// The mask on screen.
     pub fn mask(&self) -> &Mask {
         match self {
-            Self::Hover(p) | Self::Prompt(p) => &p.mask,
-            Self::Painted { mask, .. } => mask,
+            Self::Prompt {
+                edited: Some(mask), ..
+            }
+            | Self::Painted(mask) => mask,
+            Self::Hover(p) | Self::Prompt { predicted: p, .. } => &p.mask,
         }
     }
 
     pub fn is_hover(&self) -> bool {
         matches!(self, Self::Hover(_))
+    }
+
+    /// Whether the mask on screen carries brush strokes.
+    pub fn is_edited(&self) -> bool {
+        matches!(
+            self,
+            Self::Prompt {
+                edited: Some(_),
+                ..
+            } | Self::Painted(_)
+        )
     }
 }
 
@@ -125,7 +174,9 @@ pub enum Ask {
 pub enum Accept<'a> {
     /// No mask to accept (nothing, or only a hover preview).
     Nothing,
-    /// The full-resolution mask is being made; the accept happens when it arrives.
+    /// Only a hover preview: a click makes it a prompt.
+    HoverOnly,
+    /// The full-resolution mask is being made; ask again when it has arrived.
     Waiting,
     Ready(&'a Mask),
 }
@@ -142,26 +193,29 @@ pub enum Rendered {
 pub struct PromptState {
     points: Vec<PointPrompt>,
     box_in_image: Option<[f32; 4]>,
-    /// Points undone with Ctrl+Z while prompting, for Ctrl+Shift+Z.
-    redo_points: Vec<PointPrompt>,
+    /// Points, boxes and strokes in the order they were made, and those undone (for redo).
+    history: Vec<Step>,
+    undone: Vec<Step>,
+    /// A brush stroke is being painted (the last history step grows until the button is released).
+    stroke_open: bool,
     preview: Option<Preview>,
+    /// Size of the image, once known (a mask painted from nothing has it).
+    image_size: Option<(u32, u32)>,
     /// A decode is due for the current points and box.
     stale: bool,
-    /// Sequence number of the newest decode sent, whether its answer is outstanding, and whether it
-    /// was a hover decode.
+    /// Sequence number of the decode whose answer is outstanding (0: none), and whether it is a hover.
     seq: u64,
-    in_flight: bool,
     hover_request: bool,
-    /// The image pixel under the pointer, when a hover decode is due there.
-    hover_due: Option<[u32; 2]>,
+    /// The image pixel under the pointer and since when it rests there, when a hover decode is due.
+    hover_due: Option<([u32; 2], Instant)>,
     /// The pixel of the newest hover decode: a pointer resting on it sends nothing more.
     hover_sent: Option<[u32; 2]>,
-    /// A render to send, and the full-resolution render already asked for (by candidate index).
-    render_due: Option<(usize, bool)>,
-    full_asked: Option<usize>,
-    /// Brush strokes on a preview whose full-resolution mask is still being made.
-    strokes: Vec<Stroke>,
+    /// Renders to send (candidate, full resolution), and the full-resolution ones already asked for.
+    render_due: Vec<(usize, bool)>,
+    full_asked: Vec<usize>,
     accept_waiting: bool,
+    /// How many decodes were sent (tests count them).
+    decodes_sent: u64,
     /// Bumped whenever the preview on screen changes (the window re-uploads its texture then).
     revision: u64,
 }
@@ -196,25 +250,43 @@ impl PromptState {
         self.revision
     }
 
+    pub fn decodes_sent(&self) -> u64 {
+        self.decodes_sent
+    }
+
+    /// Whether anything the user made is here: points, a box, strokes (a hover preview is not).
+    pub fn has_work(&self) -> bool {
+        !self.history.is_empty()
+    }
+
     /// Whether an answer is outstanding or due: a decode, a render the user waits for, an accept.
     pub fn is_busy(&self) -> bool {
-        let tab_pending = matches!(&self.preview, Some(Preview::Prompt(p)) if !p.is_current());
-        self.in_flight
-            || self.stale
-            || self.accept_waiting
-            || !self.strokes.is_empty()
-            || tab_pending
+        let tab_pending = self.prompt_predicted().is_some_and(|p| !p.is_current());
+        self.seq != 0 || self.stale || self.is_waiting_for_full() || tab_pending
     }
 
     /// Whether the full-resolution mask is being made for an accept or brush strokes: commands after
     /// those wait for it, so that they apply in the order the user gave them.
     pub fn is_waiting_for_full(&self) -> bool {
-        self.accept_waiting || !self.strokes.is_empty()
+        self.accept_waiting || self.strokes_waiting()
+    }
+
+    /// Strokes are painted on the chosen candidate, whose full-resolution mask has not arrived.
+    fn strokes_waiting(&self) -> bool {
+        matches!(&self.preview, Some(Preview::Prompt { predicted, edited: None })
+            if !self.strokes_on(Some(predicted.index)).is_empty())
     }
 
     /// Whether a clicked (or painted) preview exists: then a brush stroke edits it.
     pub fn has_prompt_preview(&self) -> bool {
         self.preview.as_ref().is_some_and(|p| !p.is_hover())
+    }
+
+    fn prompt_predicted(&self) -> Option<&Predicted> {
+        match &self.preview {
+            Some(Preview::Prompt { predicted, .. }) => Some(predicted),
+            _ => None,
+        }
     }
 
     fn set_preview(&mut self, preview: Option<Preview>) {
@@ -228,27 +300,42 @@ impl PromptState {
         }
     }
 
+    /// A new step by the user: what was undone can no longer be redone.
+    fn push(&mut self, step: Step) {
+        self.undone.clear();
+        self.history.push(step);
+    }
+
     /// A click: a positive or negative point (a hover preview gives way to the click's own).
     pub fn add_point(&mut self, point_in_image: [f32; 2], positive: bool) {
-        self.drop_hover_preview();
-        self.points.push(PointPrompt {
+        let point = PointPrompt {
             point_in_image,
             positive,
-        });
-        self.redo_points.clear();
+        };
+        self.push(Step::Point(point));
+        self.redo_point(point);
+    }
+
+    fn redo_point(&mut self, point: PointPrompt) {
+        self.drop_hover_preview();
+        self.points.push(point);
         self.stale = true;
     }
 
     /// A dragged box.
     pub fn set_box(&mut self, box_in_image: [f32; 4]) {
+        self.push(Step::Box {
+            new: box_in_image,
+            old: self.box_in_image,
+        });
         self.drop_hover_preview();
         self.box_in_image = Some(box_in_image);
         self.stale = true;
     }
 
-    /// Where the pointer rests on the image (None: it left). Without a prompt, a hover decode is due
-    /// when it rests on another image pixel than the last hover decode's.
-    pub fn hover(&mut self, point_in_image: Option<[f32; 2]>) {
+    /// Where the pointer rests on the image (None: it left), at `now`. Without a prompt, a hover
+    /// decode is due once it has rested `HOVER_REST` on another image pixel than the last one decoded.
+    pub fn hover(&mut self, point_in_image: Option<[f32; 2]>, now: Instant) {
         let Some([x, y]) = point_in_image else {
             self.hover_due = None;
             self.hover_sent = None;
@@ -256,39 +343,52 @@ impl PromptState {
             return;
         };
         if !self.is_empty() || self.has_prompt_preview() {
+            self.hover_due = None;
             return;
         }
         let pixel = [x.max(0.0) as u32, y.max(0.0) as u32];
-        if self.hover_sent != Some(pixel) {
-            self.hover_due = Some(pixel);
+        match self.hover_due {
+            Some((due, _)) if due == pixel => {}
+            _ if self.hover_sent == Some(pixel) => self.hover_due = None,
+            _ => self.hover_due = Some((pixel, now)),
         }
+    }
+
+    /// How long until a hover decode is due, if one is pending (the window wakes up then).
+    pub fn hover_wait(&self, now: Instant) -> Option<Duration> {
+        let (_, since) = self.hover_due?;
+        Some(HOVER_REST.saturating_sub(now.saturating_duration_since(since)))
     }
 
     /// The next request for the worker, if one is due. `can_decode`: the image's embedding is ready;
     /// `hover_allowed`: the prompt tool is active and nothing else is being edited.
-    pub fn next_request(&mut self, can_decode: bool, hover_allowed: bool) -> Option<Ask> {
-        if let Some((index, full)) = self.render_due.take()
-            && let Some(predicted) = self.preview.as_ref().and_then(Preview::predicted)
-        {
-            return Some(Ask::Render {
-                seq: predicted.seq,
-                index,
-                logits: predicted.candidates.logits(index).to_vec(),
-                model_from_image: predicted.model_from_image,
-                full,
-            });
+    pub fn next_request(
+        &mut self,
+        can_decode: bool,
+        hover_allowed: bool,
+        now: Instant,
+    ) -> Option<Ask> {
+        if !self.render_due.is_empty() {
+            let (index, full) = self.render_due.remove(0);
+            if let Some(predicted) = self.preview.as_ref().and_then(Preview::predicted) {
+                return Some(Ask::Render {
+                    seq: predicted.seq,
+                    index,
+                    logits: predicted.candidates.logits(index).to_vec(),
+                    model_from_image: predicted.model_from_image,
+                    full,
+                });
+            }
         }
-        if !can_decode || self.in_flight {
+        if !can_decode || self.seq != 0 {
             return None;
         }
         if self.stale && !self.is_empty() {
             self.stale = false;
             // A click on an existing preview feeds its low-res mask back (SAM's iterative use).
             let mask_input = self
-                .preview
-                .as_ref()
-                .filter(|p| !p.is_hover() && self.points.len() > 1)
-                .and_then(Preview::predicted)
+                .prompt_predicted()
+                .filter(|_| self.points.len() > 1)
                 .map(|p| p.logits().to_vec());
             let prompt = Prompt {
                 points: self.points.clone(),
@@ -298,7 +398,11 @@ impl PromptState {
             return Some(self.decode(prompt, false));
         }
         if self.is_empty() && !self.has_prompt_preview() && hover_allowed {
-            let [x, y] = self.hover_due.take()?;
+            let ([x, y], since) = self.hover_due?;
+            if now.saturating_duration_since(since) < HOVER_REST {
+                return None;
+            }
+            self.hover_due = None;
             self.hover_sent = Some([x, y]);
             let prompt = Prompt {
                 points: vec![PointPrompt {
@@ -313,9 +417,9 @@ impl PromptState {
     }
 
     fn decode(&mut self, prompt: Prompt, hover: bool) -> Ask {
-        self.seq += 1;
-        self.in_flight = true;
+        self.seq = NEXT_SEQ.fetch_add(1, Ordering::Relaxed);
         self.hover_request = hover;
+        self.decodes_sent += 1;
         Ask::Decode {
             seq: self.seq,
             prompt,
@@ -325,175 +429,303 @@ impl PromptState {
 
     /// The worker's answer to decode `seq`; false when it is stale (the prompt changed since).
     pub fn on_decoded(&mut self, seq: u64, prediction: Prediction) -> bool {
-        if seq != self.seq {
+        if seq != self.seq || seq == 0 {
             return false;
         }
-        self.in_flight = false;
+        self.seq = 0;
         let hover = self.hover_request;
         if hover && !self.is_empty() {
             return false;
         }
         let predicted = Predicted::new(seq, prediction);
-        self.strokes.clear();
+        self.image_size = Some(predicted.model_from_image.image_size);
         self.accept_waiting = false;
-        self.full_asked = None;
-        self.set_preview(Some(if hover {
-            Preview::Hover(predicted)
+        self.full_asked.clear();
+        self.render_due.clear();
+        if hover {
+            self.set_preview(Some(Preview::Hover(predicted)));
         } else {
-            Preview::Prompt(predicted)
-        }));
+            self.set_preview(Some(Preview::Prompt {
+                predicted,
+                edited: None,
+            }));
+            // Strokes made on this prompt before (an undo brought it back) are painted again.
+            self.refresh_edits();
+        }
         true
     }
 
-    /// Decode `seq` failed; true when the user should hear of it (it was the newest).
+    /// Decode `seq` failed (or was dropped); true when the user should hear of it (it was the newest).
     pub fn on_decode_failed(&mut self, seq: u64) -> bool {
-        let newest = seq == self.seq;
+        let newest = seq == self.seq && seq != 0;
         if newest {
-            self.in_flight = false;
+            self.seq = 0;
         }
         newest && !self.hover_request
     }
 
-    /// Tab: the next of the three multimask candidates of a single click.
-    pub fn cycle_candidate(&mut self) {
-        let Some(Preview::Prompt(p)) = self.preview.as_mut() else {
+    /// Tab (Shift+Tab: backwards): the next of the three multimask candidates of a single click.
+    pub fn cycle_candidate(&mut self, forward: bool) {
+        let Some(Preview::Prompt { predicted: p, .. }) = self.preview.as_mut() else {
             return;
         };
         let count = p.candidates.count();
         if count < 4 {
             return;
         }
-        p.index = if p.index >= count - 1 { 1 } else { p.index + 1 };
-        p.full = None;
+        p.index = match (forward, p.index) {
+            (true, i) if i >= count - 1 => 1,
+            (true, i) => i + 1,
+            (false, i) if i <= 1 => count - 1,
+            (false, i) => i - 1,
+        };
         let index = p.index;
-        self.full_asked = None;
-        self.render_due = Some((index, false));
+        self.render_due.push((index, false));
         self.revision += 1;
+        self.refresh_edits();
     }
 
     /// A candidate's mask from the worker (see `Ask::Render`).
     pub fn on_rendered(&mut self, seq: u64, index: usize, full: bool, mask: Mask) -> Rendered {
-        let Some(Preview::Prompt(p)) = self.preview.as_mut() else {
+        let Some(Preview::Prompt { predicted: p, .. }) = self.preview.as_mut() else {
             return Rendered::Stale;
         };
-        if p.seq != seq || p.index != index {
+        if p.seq != seq {
             return Rendered::Stale;
         }
-        if !full {
-            p.mask = mask;
-            p.shown_index = index;
-            self.revision += 1;
+        if full {
+            p.full.insert(index, mask);
+            if p.index == index {
+                self.accept_waiting = false;
+            }
+            self.refresh_edits();
             return Rendered::Shown;
         }
-        p.full = Some(mask);
-        self.accept_waiting = false;
-        for stroke in std::mem::take(&mut self.strokes) {
-            self.paint(stroke);
+        if p.index != index {
+            return Rendered::Stale;
         }
+        p.mask = mask;
+        p.shown_index = index;
+        self.revision += 1;
         Rendered::Shown
     }
 
-    /// A brush stroke on the preview (from nothing: a new painted preview of `image_size`).
-    pub fn paint_on(&mut self, stroke: Stroke, image_size: (u32, u32)) {
-        if !self.has_prompt_preview() {
-            self.hover_due = None;
-            self.set_preview(Some(Preview::Painted {
-                mask: Mask::new(image_size.0, image_size.1),
-                from: None,
-            }));
-        }
-        self.paint(stroke);
+    /// The strokes of the current prompt (those after its last point or box) painted on `candidate`.
+    fn strokes_on(&self, candidate: Option<usize>) -> Vec<&Stroke> {
+        let start = self
+            .history
+            .iter()
+            .rposition(|s| matches!(s, Step::Point(_) | Step::Box { .. }))
+            .map_or(0, |i| i + 1);
+        self.history[start..]
+            .iter()
+            .filter_map(|s| match s {
+                Step::Paint {
+                    candidate: c,
+                    segments,
+                } if *c == candidate => Some(segments),
+                _ => None,
+            })
+            .flatten()
+            .collect()
     }
 
-    fn paint(&mut self, stroke: Stroke) {
-        match self.preview.take() {
-            Some(Preview::Painted { mut mask, from }) => {
-                stroke.paint(&mut mask);
-                self.set_preview(Some(Preview::Painted { mask, from }));
+    /// Repaints the preview from the model's masks and the history's strokes (after an undo, a redo,
+    /// Tab, or the arrival of a full-resolution mask).
+    fn refresh_edits(&mut self) {
+        if self.is_empty() {
+            // Nothing clicked: a mask painted from nothing, if strokes are left, else no preview.
+            let strokes = self.strokes_on(None);
+            let preview = match (strokes.is_empty(), self.image_size) {
+                (false, Some((w, h))) => {
+                    let mut mask = Mask::new(w, h);
+                    strokes.iter().for_each(|s| s.paint(&mut mask));
+                    Some(Preview::Painted(mask))
+                }
+                _ => None,
+            };
+            if preview.is_some() || self.has_prompt_preview() {
+                self.set_preview(preview);
             }
-            Some(Preview::Prompt(mut p)) => match p.full.take() {
-                Some(mut mask) => {
-                    stroke.paint(&mut mask);
-                    self.set_preview(Some(Preview::Painted {
-                        mask,
-                        from: Some(p),
-                    }));
-                }
-                None => {
-                    // Painted once the full-resolution mask arrives.
-                    self.strokes.push(stroke);
-                    self.ask_full(p.index);
-                    self.preview = Some(Preview::Prompt(p));
-                }
-            },
-            other => self.preview = other,
+            return;
         }
+        let Some(predicted) = self.prompt_predicted() else {
+            return;
+        };
+        let index = predicted.index;
+        let strokes = self.strokes_on(Some(index));
+        let edited = if strokes.is_empty() {
+            None
+        } else if let Some(full) = predicted.full.get(&index) {
+            let mut mask = full.clone();
+            strokes.iter().for_each(|s| s.paint(&mut mask));
+            Some(mask)
+        } else {
+            // Painted once the full-resolution mask arrives.
+            self.ask_full(index);
+            None
+        };
+        if let Some(Preview::Prompt { edited: e, .. }) = self.preview.as_mut() {
+            *e = edited;
+        }
+        self.revision += 1;
     }
 
     fn ask_full(&mut self, index: usize) {
-        if self.full_asked != Some(index) {
-            self.full_asked = Some(index);
-            self.render_due = Some((index, true));
+        if !self.full_asked.contains(&index) {
+            self.full_asked.push(index);
+            self.render_due.push((index, true));
         }
     }
 
-    /// Enter. The caller adds the mask and then calls `clear`; a hover preview is not accepted. While
-    /// the full-resolution mask is being made this says `Waiting`: ask again once it has arrived.
+    /// A brush segment on the preview (from nothing: a new painted preview of `image_size`). Segments
+    /// until `end_stroke` are one undo step.
+    pub fn paint_on(&mut self, stroke: Stroke, image_size: (u32, u32)) {
+        self.image_size = Some(image_size);
+        self.hover_due = None;
+        self.drop_hover_preview();
+        let candidate = self.prompt_predicted().map(|p| p.index);
+        let open = self.stroke_open
+            && matches!(self.history.last(), Some(Step::Paint { candidate: c, .. }) if *c == candidate);
+        if open {
+            if let Some(Step::Paint { segments, .. }) = self.history.last_mut() {
+                segments.push(stroke);
+            }
+        } else {
+            self.push(Step::Paint {
+                candidate,
+                segments: vec![stroke],
+            });
+            self.stroke_open = true;
+        }
+        // Paint the one segment onto what is shown, instead of repainting the whole history.
+        match self.preview.as_mut() {
+            Some(Preview::Painted(mask))
+            | Some(Preview::Prompt {
+                edited: Some(mask), ..
+            }) => {
+                stroke.paint(mask);
+                self.revision += 1;
+            }
+            _ => self.refresh_edits(),
+        }
+    }
+
+    /// The brush was released: the next segment starts a new undo step.
+    pub fn end_stroke(&mut self) {
+        self.stroke_open = false;
+    }
+
+    /// Enter. The caller adds the mask and then calls `clear`. While the full-resolution mask is
+    /// being made this says `Waiting`: ask again once it has arrived.
     pub fn accept(&mut self) -> Accept<'_> {
-        if let Some(Preview::Prompt(p)) = &self.preview
-            && p.full.is_none()
+        if let Some(Preview::Prompt {
+            predicted,
+            edited: None,
+        }) = &self.preview
+            && !predicted.full.contains_key(&predicted.index)
         {
-            let index = p.index;
+            let index = predicted.index;
             self.ask_full(index);
             self.accept_waiting = true;
             return Accept::Waiting;
         }
         match &self.preview {
-            Some(Preview::Prompt(Predicted {
-                full: Some(mask), ..
-            }))
-            | Some(Preview::Painted { mask, .. }) => Accept::Ready(mask),
-            _ => Accept::Nothing,
+            Some(Preview::Prompt {
+                edited: Some(mask), ..
+            })
+            | Some(Preview::Painted(mask)) => Accept::Ready(mask),
+            Some(Preview::Prompt { predicted, .. }) => predicted
+                .full
+                .get(&predicted.index)
+                .map_or(Accept::Waiting, Accept::Ready),
+            Some(Preview::Hover(_)) => Accept::HoverOnly,
+            None => Accept::Nothing,
         }
     }
 
-    /// Esc (and after an accept): no points, no box, no preview. Answers still on their way are
-    /// stale: the sequence number moves on.
+    /// Esc (and after an accept): no points, no box, no strokes, no preview. Answers still on their
+    /// way are stale.
     pub fn clear(&mut self) {
         *self = Self {
-            seq: self.seq + 1,
             revision: self.revision + 1,
+            image_size: self.image_size,
+            decodes_sent: self.decodes_sent,
             ..Self::default()
         };
     }
 
-    /// Ctrl+Z while prompting: takes back the last point (the box and a painted preview go all at
-    /// once). False when there is no prompt: the dataset's undo is next.
-    pub fn undo(&mut self) -> bool {
-        if self.is_empty() && !self.has_prompt_preview() {
-            return false;
+    /// Set aside while another image is on screen: nothing is outstanding for it any more; whatever
+    /// it still needs is asked again when it comes back.
+    pub fn park(&mut self) {
+        if self.seq != 0 && !self.hover_request {
+            self.stale = true;
         }
-        match self.points.pop() {
-            Some(p) => {
-                self.redo_points.push(p);
-                self.stale = true;
-                if self.is_empty() {
-                    self.set_preview(None);
-                    self.stale = false;
-                }
+        self.seq = 0;
+        self.hover_due = None;
+        self.hover_sent = None;
+        self.drop_hover_preview();
+        self.accept_waiting = false;
+        self.stroke_open = false;
+        self.full_asked.clear();
+        self.render_due.clear();
+        if let Some(Preview::Prompt { predicted, .. }) = self.preview.as_mut()
+            && !predicted.is_current()
+        {
+            self.render_due.push((predicted.index, false));
+        }
+        self.refresh_edits();
+    }
+
+    /// Ctrl+Z while prompting: takes back the last point, box or brush stroke. False when the prompt
+    /// has no history: the dataset's undo is next.
+    pub fn undo(&mut self) -> bool {
+        let Some(step) = self.history.pop() else {
+            return false;
+        };
+        self.stroke_open = false;
+        match &step {
+            Step::Point(_) => {
+                self.points.pop();
+                self.stale = !self.is_empty();
             }
-            None => self.clear(),
+            Step::Box { old, .. } => {
+                self.box_in_image = *old;
+                self.stale = !self.is_empty();
+            }
+            Step::Paint { .. } => {}
+        }
+        self.undone.push(step);
+        if self.stale {
+            // The decode for the remaining prompt replaces the preview (and repaints its strokes).
+            self.seq = 0;
+        } else {
+            self.refresh_edits();
         }
         true
     }
 
-    /// Ctrl+Shift+Z while prompting: brings back an undone point. False when there is none.
+    /// Ctrl+Shift+Z while prompting: brings back what Ctrl+Z took. False when there is nothing.
     pub fn redo(&mut self) -> bool {
-        let Some(p) = self.redo_points.pop() else {
+        let Some(step) = self.undone.pop() else {
             return false;
         };
-        self.points.push(p);
-        self.stale = true;
+        self.history.push(step.clone());
+        match step {
+            Step::Point(point) => self.redo_point(point),
+            Step::Box { new, .. } => {
+                self.drop_hover_preview();
+                self.box_in_image = Some(new);
+                self.stale = true;
+            }
+            Step::Paint { .. } => {
+                if self.stale || self.seq != 0 {
+                    // Painted when the decode under way answers.
+                } else {
+                    self.refresh_edits();
+                }
+            }
+        }
         true
     }
 }

@@ -42,7 +42,9 @@ impl CategoryPanel {
                 };
                 match &mut self.renaming {
                     Some((id, text)) if *id == category.id => {
-                        let response = ui.text_edit_singleline(text);
+                        // A fixed width: a long name does not widen the panel for good.
+                        let response =
+                            ui.add(egui::TextEdit::singleline(text).desired_width(140.0));
                         if response.lost_focus() {
                             let name = text.trim().to_string();
                             if !name.is_empty() && name != category.name {
@@ -58,25 +60,36 @@ impl CategoryPanel {
                     }
                     _ => {
                         let response = ui
-                            .selectable_label(
-                                selected == Some(category.id),
-                                format!("{key}{}", category.name),
+                            .add(
+                                egui::Button::selectable(
+                                    selected == Some(category.id),
+                                    format!("{key}{}", category.name),
+                                )
+                                .truncate(),
                             )
-                            .on_hover_text("click: use for new masks; double-click: rename");
+                            .on_hover_text(
+                                "click: use for new masks; double-click: rename; right click: \
+                                 rename or delete",
+                            );
                         if response.clicked() {
                             commands.push(Command::SelectCategory(category.id));
                         }
                         if response.double_clicked() {
                             self.renaming = Some((category.id, category.name.clone()));
                         }
+                        // Rename and delete live in the context menu: nothing destructive sits
+                        // where the pointer rests after adding a category.
+                        response.context_menu(|ui| {
+                            if ui.button("Rename").clicked() {
+                                self.renaming = Some((category.id, category.name.clone()));
+                                ui.close();
+                            }
+                            if ui.button("Delete...").clicked() {
+                                self.confirm_delete = Some(category.id);
+                                ui.close();
+                            }
+                        });
                     }
-                }
-                if ui
-                    .small_button("x")
-                    .on_hover_text("delete category")
-                    .clicked()
-                {
-                    self.confirm_delete = Some(category.id);
                 }
             });
         }

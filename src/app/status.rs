@@ -3,6 +3,7 @@
 
 use egui::{Color32, RichText};
 
+use super::canvas::Tool;
 use super::command::Command;
 use super::images::EmbedState;
 use super::prompt::Preview;
@@ -37,6 +38,8 @@ pub struct Status {
     pub messages: Vec<Message>,
     pub last_encode_ms: Option<f64>,
     pub last_decode_ms: Option<f64>,
+    /// What the last undo, redo or delete did ("undid: add 'cup' #3 on a.jpg").
+    pub last_step: Option<String>,
 }
 
 impl Default for Status {
@@ -46,6 +49,7 @@ impl Default for Status {
             messages: Vec::new(),
             last_encode_ms: None,
             last_decode_ms: None,
+            last_step: None,
         }
     }
 }
@@ -109,6 +113,10 @@ pub struct StatusLine<'a> {
     pub zoom: f32,
     pub preview: Option<&'a Preview>,
     pub project: Option<&'a Project>,
+    /// The current image's place in the list: (1-based position, count).
+    pub position: Option<(usize, usize)>,
+    pub category: Option<&'a str>,
+    pub tool: Tool,
 }
 
 /// The bottom bar: model, encoder progress, zoom, timings, the candidate shown, the dataset's state.
@@ -134,7 +142,7 @@ impl StatusBar {
                         ));
                     }
                     ModelStatus::Ready { name, provider } => {
-                        ui.label(format!("model {name} on {provider}"));
+                        ui.label(format!("SAM: {name} ({provider})"));
                     }
                     ModelStatus::Failed(_) => {
                         ui.label(RichText::new("no model").color(error_color()));
@@ -164,6 +172,20 @@ impl StatusBar {
                     None => {}
                 }
                 ui.separator();
+                if let Some((at, of)) = line.position {
+                    ui.label(format!("image {at} / {of}"));
+                }
+                let mode = match line.tool {
+                    Tool::Prompt => "prompting",
+                    Tool::Brush => "brush",
+                    Tool::Eraser => "eraser",
+                };
+                ui.label(mode);
+                ui.label(format!(
+                    "category: {}",
+                    line.category.unwrap_or("object (new)")
+                ));
+                ui.separator();
                 ui.label(format!("zoom {:.0}%", line.zoom * 100.0));
                 if let Some(ms) = status.last_encode_ms {
                     ui.separator();
@@ -183,12 +205,17 @@ impl StatusBar {
                             ));
                         }
                         Some(p) => {
-                            ui.label(format!("score {:.2}", p.score()));
+                            let edited = if preview.is_edited() { ", brushed" } else { "" };
+                            ui.label(format!("score {:.2}{edited}", p.score()));
                         }
                         None => {
                             ui.label("painted by hand");
                         }
                     }
+                }
+                if let Some(step) = &status.last_step {
+                    ui.separator();
+                    ui.label(step);
                 }
                 if let Some(project) = line.project {
                     ui.separator();
@@ -198,6 +225,8 @@ impl StatusBar {
                         "read-only (open in another samlabel)"
                     } else if project.is_dirty() {
                         "unsaved"
+                    } else if !project.path.is_file() {
+                        "new: nothing to save yet"
                     } else {
                         "saved"
                     };

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
-use clap::{Args, ValueEnum};
-use samlabel::annotate::{coco, export};
+use clap::Args;
+use samlabel::annotate::coco;
+use samlabel::annotate::export::{self, Format};
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -17,33 +17,13 @@ pub struct ExportArgs {
     out: PathBuf,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Format {
-    /// COCO instances JSON, masks as compressed RLE (`annotations.json`).
-    Coco,
-    /// COCO instances JSON, masks as polygons where they reproduce the mask within 1% IoU.
-    CocoPolygons,
-    /// YOLO segmentation labels (`labels/*.txt`, `images/`, `data.yaml`).
-    YoloSeg,
-    /// PNG masks per image: 16-bit instance ids and 8-bit category indices.
-    Masks,
-}
-
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let imported = coco::load(&args.dataset)?;
     for warning in &imported.warnings {
         eprintln!("warning: {}: {warning}", args.dataset.display());
     }
-    let dataset = &imported.dataset;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
     let root = args.dataset.parent().map(PathBuf::from).unwrap_or_default();
-    let summary = match args.format {
-        Format::Coco => export::coco_rle(dataset, &args.out.join("annotations.json"))?,
-        Format::CocoPolygons => export::coco_polygons(dataset, &args.out.join("annotations.json"))?,
-        Format::YoloSeg => export::yolo_seg(dataset, &root, &args.out)?,
-        Format::Masks => export::masks(dataset, &args.out)?,
-    };
+    let summary = export::export_to(&imported.dataset, &root, args.format, &args.out)?;
     println!("{summary} to {}", args.out.display());
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::annotate::coco::{self, CocoError};
 use crate::annotate::dataset::{
-    Annotation, AnnotationId, CategoryId, Dataset, Edit, EditError, file_name_in,
+    Annotation, AnnotationId, CategoryId, Dataset, Edit, EditError, ImageId, file_name_in,
 };
 use crate::annotate::lock::{DatasetLock, LockError};
 use crate::annotate::mask::Mask;
@@ -52,7 +52,13 @@ pub struct Project {
     /// Held while this process may save the dataset.
     _lock: Option<DatasetLock>,
     pub last_saved: Option<Instant>,
+    /// The last image changed since the file was written (no edit of its own: it does not make the
+    /// dataset dirty, it is written with the next save).
+    position_unsaved: bool,
 }
+
+/// The key in the dataset's `info` that holds the image last on screen; COCO readers ignore it.
+const LAST_IMAGE_KEY: &str = "samlabel_last_image";
 
 impl Project {
     /// Opens `path`, or starts an empty dataset there if it does not exist. A file that exists but
@@ -155,6 +161,7 @@ impl Project {
             busy,
             _lock: lock,
             last_saved: None,
+            position_unsaved: false,
         }
     }
 
@@ -189,6 +196,35 @@ impl Project {
         self.dataset.apply(Edit::AddAnnotation(annotation))?;
         self.touched();
         Ok(id)
+    }
+
+    /// Lists an image file (with its size) in the dataset without an undo step: COCO keeps images
+    /// without annotations, and opening one is no edit to take back.
+    pub fn list_image(
+        &mut self,
+        file_name: &str,
+        size: (u32, u32),
+    ) -> Result<ImageId, ProjectError> {
+        let revision = self.dataset.revision();
+        let id = self.dataset.list_image(file_name, size.0, size.1)?;
+        if self.dataset.revision() != revision {
+            self.touched();
+        }
+        Ok(id)
+    }
+
+    /// The image the user last had on screen (kept in the dataset's `info`).
+    pub fn last_image(&self) -> Option<&str> {
+        self.dataset.info.get(LAST_IMAGE_KEY)?.as_str()
+    }
+
+    /// Remembers the image on screen; written with the next save, and on close.
+    pub fn set_last_image(&mut self, file_name: &str) {
+        let value = serde_json::Value::from(file_name);
+        if self.dataset.info.get(LAST_IMAGE_KEY) != Some(&value) {
+            self.dataset.info.insert(LAST_IMAGE_KEY.to_string(), value);
+            self.position_unsaved = true;
+        }
     }
 
     /// Applies an edit (recorded for undo) and starts the autosave clock.
@@ -267,15 +303,20 @@ impl Project {
         Some(delay.saturating_sub(since.elapsed()))
     }
 
-    /// Saves if there are unsaved edits.
+    /// Saves if there are unsaved edits (or, to an existing file, a new last image).
     pub fn save(&mut self) -> Result<(), ProjectError> {
         if !self.is_dirty() {
+            if self.position_unsaved && self.read_only_reason().is_none() && self.path.is_file() {
+                coco::save(&self.dataset, &self.path).map_err(ProjectError::Save)?;
+                self.position_unsaved = false;
+            }
             return Ok(());
         }
         if let Some(reason) = self.read_only_reason() {
             return Err(ProjectError::ReadOnly(reason.to_string()));
         }
         coco::save(&self.dataset, &self.path).map_err(ProjectError::Save)?;
+        self.position_unsaved = false;
         self.saved_revision = self.dataset.revision();
         self.dirty_since = None;
         self.last_saved = Some(Instant::now());

@@ -15,7 +15,7 @@ use samlabel::imageio;
 use samlabel::sam::hub::ModelSource;
 use samlabel::sam::{Multimask, PointPrompt, Prompt, SamModel, SessionOptions};
 
-fn open_app(tag: &str, images: &[&str]) -> (Harness<'static, SamApp>, PathBuf) {
+pub fn open_app(tag: &str, images: &[&str]) -> (Harness<'static, SamApp>, PathBuf) {
     let dir = common::temp_dir(tag);
     for name in images {
         std::fs::copy(common::fixtures().join("images").join(name), dir.join(name)).unwrap();
@@ -24,7 +24,7 @@ fn open_app(tag: &str, images: &[&str]) -> (Harness<'static, SamApp>, PathBuf) {
     (harness, dir)
 }
 
-fn wait_until(h: &mut Harness<'_, SamApp>, what: &str, mut done: impl FnMut(&SamApp) -> bool) {
+pub fn wait_until(h: &mut Harness<'_, SamApp>, what: &str, mut done: impl FnMut(&SamApp) -> bool) {
     let start = Instant::now();
     while !done(h.state()) {
         assert!(
@@ -37,13 +37,13 @@ fn wait_until(h: &mut Harness<'_, SamApp>, what: &str, mut done: impl FnMut(&Sam
     h.step();
 }
 
-fn wait_ready(h: &mut Harness<'_, SamApp>) {
+pub fn wait_ready(h: &mut Harness<'_, SamApp>) {
     wait_until(h, "the embedding", SamApp::is_ready);
     // One more frame so the canvas has its size and fit.
     h.step();
 }
 
-fn pointer(h: &Harness<'_, SamApp>, pos: Pos2, button: PointerButton, pressed: bool) {
+pub fn pointer(h: &Harness<'_, SamApp>, pos: Pos2, button: PointerButton, pressed: bool) {
     h.event(Event::PointerButton {
         pos,
         button,
@@ -52,7 +52,7 @@ fn pointer(h: &Harness<'_, SamApp>, pos: Pos2, button: PointerButton, pressed: b
     });
 }
 
-fn click(h: &mut Harness<'_, SamApp>, point_in_image: [f32; 2], button: PointerButton) {
+pub fn click(h: &mut Harness<'_, SamApp>, point_in_image: [f32; 2], button: PointerButton) {
     let pos = h.state().ui_from_image(point_in_image);
     h.event(Event::PointerMoved(pos));
     h.step();
@@ -63,7 +63,7 @@ fn click(h: &mut Harness<'_, SamApp>, point_in_image: [f32; 2], button: PointerB
 }
 
 /// A left-button drag from `a` to `b` in `steps` moves.
-fn drag(h: &mut Harness<'_, SamApp>, a: Pos2, b: Pos2, steps: usize) {
+pub fn drag(h: &mut Harness<'_, SamApp>, a: Pos2, b: Pos2, steps: usize) {
     h.event(Event::PointerMoved(a));
     h.step();
     pointer(h, a, PointerButton::Primary, true);
@@ -76,27 +76,27 @@ fn drag(h: &mut Harness<'_, SamApp>, a: Pos2, b: Pos2, steps: usize) {
     h.step();
 }
 
-fn wait_preview(h: &mut Harness<'_, SamApp>) {
+pub fn wait_preview(h: &mut Harness<'_, SamApp>) {
     wait_until(h, "the preview", |app| {
         !app.is_decoding() && app.preview_mask().is_some()
     });
 }
 
 /// Enter, and wait until the accept is done (the full-resolution mask is made by the worker).
-fn enter(h: &mut Harness<'_, SamApp>) {
+pub fn enter(h: &mut Harness<'_, SamApp>) {
     h.key_press(Key::Enter);
     h.step();
     wait_until(h, "the accept", |app| !app.is_decoding());
 }
 
 /// Click a positive point, wait for the mask, press Enter.
-fn accept_click(h: &mut Harness<'_, SamApp>, point_in_image: [f32; 2]) {
+pub fn accept_click(h: &mut Harness<'_, SamApp>, point_in_image: [f32; 2]) {
     click(h, point_in_image, PointerButton::Primary);
     wait_preview(h);
     enter(h);
 }
 
-fn command(h: &mut Harness<'_, SamApp>, key: Key, shift: bool) {
+pub fn command(h: &mut Harness<'_, SamApp>, key: Key, shift: bool) {
     let modifiers = if shift {
         Modifiers::COMMAND | Modifiers::SHIFT
     } else {
@@ -107,7 +107,7 @@ fn command(h: &mut Harness<'_, SamApp>, key: Key, shift: bool) {
 }
 
 /// The mask the pipeline gives for one positive point (what `samlabel segment` computes).
-fn reference_mask(image: &Path, point: [f32; 2]) -> samlabel::annotate::mask::Mask {
+pub fn reference_mask(image: &Path, point: [f32; 2]) -> samlabel::annotate::mask::Mask {
     let mut model = SamModel::load(&common::model_dir(), SessionOptions::default()).unwrap();
     let rgb = imageio::load_rgb(image).unwrap();
     let (embedding, _) = model.encode(&rgb).unwrap();
@@ -407,11 +407,15 @@ fn large_images_preview_at_screen_size_and_accept_at_full_size() {
 }
 
 /// The app on `paths` with the dataset `output` (the fixture model, no caches).
-fn app_on(paths: Vec<PathBuf>, output: &Path) -> Harness<'static, SamApp> {
+pub fn app_on(paths: Vec<PathBuf>, output: &Path) -> Harness<'static, SamApp> {
     app_with_model(common::model_dir(), paths, output)
 }
 
-fn app_with_model(model: PathBuf, paths: Vec<PathBuf>, output: &Path) -> Harness<'static, SamApp> {
+pub fn app_with_model(
+    model: PathBuf,
+    paths: Vec<PathBuf>,
+    output: &Path,
+) -> Harness<'static, SamApp> {
     let app = SamApp::new(AppOptions {
         model: ModelSource::Dir(model),
         session: SessionOptions::default(),

@@ -6,6 +6,8 @@ mod common;
 mod fuzz_regressions;
 #[cfg(feature = "gui")]
 mod gui;
+#[cfg(feature = "gui")]
+mod gui_day;
 mod inputs;
 mod kill;
 mod pipeline;

@@ -1,0 +1,142 @@
+//! The window's dialogs: export, quit with unaccepted masks, the shortcut list. Each is a panel struct
+//! like the others: it holds whether it is open and what is typed, and returns commands. The export
+//! folder is typed or picked, so it works where no file-dialog portal runs.
+
+use std::path::{Path, PathBuf};
+
+use egui::RichText;
+
+use super::command::{Command, SHORTCUTS};
+use crate::annotate::export::Format;
+
+/// File > Export: a format, a folder (prefilled beside the dataset), and the last export's summary.
+#[derive(Default)]
+pub struct ExportDialog {
+    format: Option<Format>,
+    folder: String,
+    /// What the last export wrote (or why it failed), shown until the dialog closes.
+    pub outcome: Option<String>,
+}
+
+impl ExportDialog {
+    /// Opens the dialog for `format`, with a folder beside the dataset.
+    pub fn open(&mut self, format: Format, dataset: &Path) {
+        let root = dataset.parent().unwrap_or(Path::new("."));
+        self.folder = root.join(format.default_folder()).display().to_string();
+        self.format = Some(format);
+        self.outcome = None;
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.format.is_some()
+    }
+
+    pub fn ui(&mut self, ctx: &egui::Context) -> Vec<Command> {
+        let mut commands = Vec::new();
+        let Some(format) = self.format else {
+            return commands;
+        };
+        let mut close = false;
+        egui::Modal::new(egui::Id::unique("samlabel-export")).show(ctx, |ui| {
+            ui.heading(format!("Export as {}", format.label()));
+            ui.label("Folder (created if needed; existing files of the export are replaced):");
+            ui.add(egui::TextEdit::singleline(&mut self.folder).desired_width(420.0));
+            ui.horizontal(|ui| {
+                if ui.button("Choose...").clicked()
+                    && let Some(dir) = rfd::FileDialog::new().pick_folder()
+                {
+                    self.folder = dir.display().to_string();
+                }
+                let folder = self.folder.trim();
+                if ui
+                    .add_enabled(!folder.is_empty(), egui::Button::new("Export"))
+                    .clicked()
+                {
+                    commands.push(Command::Export {
+                        format,
+                        folder: Some(PathBuf::from(folder)),
+                    });
+                }
+                if ui.button("Close").clicked() {
+                    close = true;
+                }
+            });
+            if let Some(outcome) = &self.outcome {
+                ui.separator();
+                ui.add(egui::Label::new(outcome.as_str()).wrap());
+            }
+        });
+        if close || ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
+            self.format = None;
+        }
+        commands
+    }
+}
+
+/// Asks before quitting when masks were not accepted.
+#[derive(Default)]
+pub struct QuitDialog {
+    /// Images whose masks were not accepted, while the question is open.
+    pub asking: Option<usize>,
+}
+
+impl QuitDialog {
+    pub fn ui(&mut self, ctx: &egui::Context) -> Vec<Command> {
+        let mut commands = Vec::new();
+        let Some(count) = self.asking else {
+            return commands;
+        };
+        egui::Modal::new(egui::Id::unique("samlabel-quit")).show(ctx, |ui| {
+            let images = if count == 1 {
+                "image has"
+            } else {
+                "images have"
+            };
+            ui.label(format!(
+                "{count} {images} a mask that was not accepted with Enter. Quit and discard it?"
+            ));
+            ui.horizontal(|ui| {
+                if ui.button("Keep working").clicked() {
+                    self.asking = None;
+                }
+                if ui.button("Discard and quit").clicked() {
+                    self.asking = None;
+                    commands.push(Command::QuitDiscarding);
+                }
+            });
+        });
+        commands
+    }
+}
+
+/// F1 / ?: every key in one list.
+#[derive(Default)]
+pub struct ShortcutsOverlay {
+    pub open: bool,
+}
+
+impl ShortcutsOverlay {
+    pub fn ui(&mut self, ctx: &egui::Context) -> Vec<Command> {
+        if !self.open {
+            return Vec::new();
+        }
+        let mut commands = Vec::new();
+        egui::Modal::new(egui::Id::unique("samlabel-shortcuts")).show(ctx, |ui| {
+            ui.heading("Keys");
+            egui::Grid::new("shortcuts").striped(true).show(ui, |ui| {
+                for (keys, does) in SHORTCUTS {
+                    ui.label(RichText::new(keys).strong());
+                    ui.label(does);
+                    ui.end_row();
+                }
+            });
+            if ui.button("Close (F1, Esc)").clicked() {
+                commands.push(Command::ToggleShortcuts);
+            }
+        });
+        if ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
+            self.open = false;
+        }
+        commands
+    }
+}
