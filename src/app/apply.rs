@@ -11,7 +11,6 @@ use crate::annotate::dataset::{
 use crate::annotate::export::{self, Format};
 use crate::annotate::mask::Mask;
 use crate::annotate::rle::Rle;
-use crate::imageio;
 use crate::project::ProjectError;
 
 impl SamApp {
@@ -317,27 +316,16 @@ impl SamApp {
     /// Carries out one command.
     fn apply(&mut self, command: Command) -> Applied {
         match command {
-            Command::OpenImagesDialog => {
-                if let Some(files) = rfd::FileDialog::new()
-                    .add_filter("images", &imageio::IMAGE_EXTENSIONS)
-                    .pick_files()
-                {
-                    self.open_paths(&files, None);
-                }
+            Command::OpenDialog(kind) => {
+                let folder = self
+                    .project
+                    .as_ref()
+                    .map(|p| p.root.clone())
+                    .or_else(|| std::env::current_dir().ok())
+                    .unwrap_or_default();
+                self.panels.open.open(kind, &folder);
             }
-            Command::OpenFolderDialog => {
-                if let Some(dir) = rfd::FileDialog::new().pick_folder() {
-                    self.open_paths(&[dir], None);
-                }
-            }
-            Command::OpenDatasetDialog => {
-                if let Some(path) = rfd::FileDialog::new()
-                    .add_filter("COCO JSON", &["json"])
-                    .pick_file()
-                {
-                    self.open_dataset(&path);
-                }
-            }
+            Command::OpenPaths(paths) => self.open_paths(&paths, None),
             Command::OpenDataset(path) => self.open_dataset(&path),
             Command::RestoreBackup => self.restore_backup(),
             Command::Save => {
@@ -452,15 +440,25 @@ impl SamApp {
     /// Applies this frame's commands after the ones still queued, in order; stops at one that waits.
     pub(super) fn apply_all(&mut self, commands: Vec<Command>) {
         self.queued.extend(commands);
+        let before = (self.prompt.revision(), self.selection.hovered);
+        let mut changed = false;
         while let Some(command) = self.queued.pop_front() {
             if self.prompt.is_waiting_for_full() {
                 self.queued.push_front(command);
                 break;
             }
+            // The pointer resting on the canvas sends a hover every frame: that alone changes
+            // nothing to draw, and must not keep an idle window busy.
+            changed |= !matches!(command, Command::Canvas(CanvasAction::Hover(_)));
             if let Applied::Wait = self.apply(command.clone()) {
                 self.queued.push_front(command);
                 break;
             }
+        }
+        // The panels were drawn before the commands ran: draw again to show what they did.
+        changed |= before != (self.prompt.revision(), self.selection.hovered);
+        if changed && let Some(ctx) = &self.env.ctx {
+            ctx.request_repaint();
         }
     }
 }

@@ -9,6 +9,14 @@ use super::canvas::{CanvasAction, Tool};
 use crate::annotate::dataset::{AnnotationId, CategoryId, Edit};
 use crate::annotate::export::Format;
 
+/// What an Open dialog opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenKind {
+    Images,
+    Folder,
+    Dataset,
+}
+
 /// How accepted masks are drawn (View menu).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ViewChange {
@@ -23,9 +31,10 @@ pub enum ViewChange {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    OpenImagesDialog,
-    OpenFolderDialog,
-    OpenDatasetDialog,
+    /// File > Open...: the dialog for images, a folder or a dataset.
+    OpenDialog(OpenKind),
+    /// Images and folders of images, with the dataset beside the first.
+    OpenPaths(Vec<PathBuf>),
     OpenDataset(PathBuf),
     /// Replace an unreadable dataset file with its `.bak`.
     RestoreBackup,

@@ -6,14 +6,17 @@ use std::path::{Path, PathBuf};
 
 use egui::RichText;
 
-use super::command::{Command, SHORTCUTS};
+use super::command::{Command, OpenKind, SHORTCUTS};
 use crate::annotate::export::Format;
+use crate::imageio::IMAGE_EXTENSIONS;
 
 /// File > Export: a format, a folder (prefilled beside the dataset), and the last export's summary.
 #[derive(Default)]
 pub struct ExportDialog {
     format: Option<Format>,
     folder: String,
+    /// The folder field takes the keyboard when the dialog opens: Enter exports.
+    focus: bool,
     /// What the last export wrote (or why it failed), shown until the dialog closes.
     pub outcome: Option<String>,
 }
@@ -25,6 +28,7 @@ impl ExportDialog {
         self.folder = root.join(format.default_folder()).display().to_string();
         self.format = Some(format);
         self.outcome = None;
+        self.focus = true;
     }
 
     pub fn is_open(&self) -> bool {
@@ -40,7 +44,11 @@ impl ExportDialog {
         egui::Modal::new(egui::Id::unique("samlabel-export")).show(ctx, |ui| {
             ui.heading(format!("Export as {}", format.label()));
             ui.label("Folder (created if needed; existing files of the export are replaced):");
-            ui.add(egui::TextEdit::singleline(&mut self.folder).desired_width(420.0));
+            let field = ui.add(egui::TextEdit::singleline(&mut self.folder).desired_width(420.0));
+            if std::mem::take(&mut self.focus) {
+                field.request_focus();
+            }
+            let typed_enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             ui.horizontal(|ui| {
                 if ui.button("Choose...").clicked()
                     && let Some(dir) = rfd::FileDialog::new().pick_folder()
@@ -48,10 +56,8 @@ impl ExportDialog {
                     self.folder = dir.display().to_string();
                 }
                 let folder = self.folder.trim();
-                if ui
-                    .add_enabled(!folder.is_empty(), egui::Button::new("Export"))
-                    .clicked()
-                {
+                let export = ui.add_enabled(!folder.is_empty(), egui::Button::new("Export"));
+                if (export.clicked() || typed_enter) && !folder.is_empty() {
                     commands.push(Command::Export {
                         format,
                         folder: Some(PathBuf::from(folder)),
@@ -68,6 +74,88 @@ impl ExportDialog {
         });
         if close || ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
             self.format = None;
+        }
+        commands
+    }
+}
+
+/// File > Open: a path to type (prefilled with the dataset's folder) or to choose with the system's
+/// file dialog where one runs.
+#[derive(Default)]
+pub struct OpenDialog {
+    kind: Option<OpenKind>,
+    path: String,
+}
+
+impl OpenDialog {
+    pub fn open(&mut self, kind: OpenKind, folder: &Path) {
+        self.kind = Some(kind);
+        self.path = folder.display().to_string();
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.kind.is_some()
+    }
+
+    pub fn ui(&mut self, ctx: &egui::Context) -> Vec<Command> {
+        let mut commands = Vec::new();
+        let Some(kind) = self.kind else {
+            return commands;
+        };
+        let (title, hint) = match kind {
+            OpenKind::Images => ("Open images", "an image file, or a folder of images"),
+            OpenKind::Folder => ("Open a folder", "a folder of images"),
+            OpenKind::Dataset => (
+                "Open a dataset",
+                "a COCO JSON file (created if it does not exist)",
+            ),
+        };
+        let mut close = false;
+        egui::Modal::new(egui::Id::unique("samlabel-open")).show(ctx, |ui| {
+            ui.heading(title);
+            ui.label(format!("Path to {hint}:"));
+            let response = ui.add(egui::TextEdit::singleline(&mut self.path).desired_width(420.0));
+            let typed_enter =
+                response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            ui.horizontal(|ui| {
+                if ui.button("Choose...").clicked() {
+                    let dialog = rfd::FileDialog::new().set_directory(&self.path);
+                    let picked = match kind {
+                        OpenKind::Images => dialog
+                            .add_filter("images", &IMAGE_EXTENSIONS)
+                            .pick_files()
+                            .map(Command::OpenPaths),
+                        OpenKind::Folder => dialog
+                            .pick_folder()
+                            .map(|dir| Command::OpenPaths(vec![dir])),
+                        OpenKind::Dataset => dialog
+                            .add_filter("COCO JSON", &["json"])
+                            .pick_file()
+                            .map(Command::OpenDataset),
+                    };
+                    if let Some(command) = picked {
+                        commands.push(command);
+                        close = true;
+                    }
+                }
+                let path = PathBuf::from(self.path.trim());
+                let ready = !self.path.trim().is_empty();
+                if (ui.add_enabled(ready, egui::Button::new("Open")).clicked() || typed_enter)
+                    && ready
+                {
+                    commands.push(match kind {
+                        OpenKind::Dataset => Command::OpenDataset(path),
+                        OpenKind::Images | OpenKind::Folder => Command::OpenPaths(vec![path]),
+                    });
+                    close = true;
+                }
+                if ui.button("Cancel").clicked() {
+                    close = true;
+                }
+            });
+        });
+        if close || ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
+            self.kind = None;
         }
         commands
     }

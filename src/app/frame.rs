@@ -260,6 +260,7 @@ impl SamApp {
         commands.extend(self.panels.shortcuts.ui(&ctx));
         commands.extend(self.panels.quit.ui(&ctx));
         commands.extend(self.panels.export.ui(&ctx));
+        commands.extend(self.panels.open.ui(&ctx));
         let Some(project) = self.project.as_ref() else {
             egui::CentralPanel::default().show(ui, |ui| {
                 let panels = &mut self.panels;

@@ -157,8 +157,13 @@ impl SamApp {
                         format!("cannot read {}: {err}", path.display()),
                     ),
                 }
-            } else {
+            } else if path.is_file() {
                 files.push(path.clone());
+            } else {
+                self.notify(
+                    MessageLevel::Error,
+                    format!("{} does not exist", path.display()),
+                );
             }
         }
         let Some(first) = files.first() else { return };

@@ -4,8 +4,8 @@
 use egui::RichText;
 
 use super::canvas::Tool;
-use super::command::{Command, IMAGE_DONE, IMAGE_EMPTY, ViewChange};
-use super::dialogs::{ExportDialog, QuitDialog, ShortcutsOverlay};
+use super::command::{Command, IMAGE_DONE, IMAGE_EMPTY, OpenKind, ViewChange};
+use super::dialogs::{ExportDialog, OpenDialog, QuitDialog, ShortcutsOverlay};
 use super::images::{EmbedState, Images};
 use super::selection::ViewOptions;
 use super::side::{CategoryPanel, InstancePanel};
@@ -22,6 +22,7 @@ pub struct Panels {
     pub status: StatusBar,
     pub messages: MessageList,
     pub export: ExportDialog,
+    pub open: OpenDialog,
     pub quit: QuitDialog,
     pub shortcuts: ShortcutsOverlay,
     /// The image list and the right panel can be collapsed (View menu).
@@ -40,6 +41,7 @@ impl Default for Panels {
             status: StatusBar,
             messages: MessageList,
             export: ExportDialog::default(),
+            open: OpenDialog::default(),
             quit: QuitDialog::default(),
             shortcuts: ShortcutsOverlay::default(),
             show_images: true,
@@ -51,7 +53,10 @@ impl Default for Panels {
 impl Panels {
     /// Whether a dialog has the keyboard: the canvas's keys wait.
     pub fn dialog_open(&self) -> bool {
-        self.export.is_open() || self.quit.asking.is_some() || self.shortcuts.open
+        self.export.is_open()
+            || self.open.is_open()
+            || self.quit.asking.is_some()
+            || self.shortcuts.open
     }
 }
 
@@ -77,9 +82,9 @@ impl MenuBar {
             egui::MenuBar::new().ui(ui, |ui| {
                 ui.menu_button("File", |ui| {
                     let items = [
-                        ("Open images...", Command::OpenImagesDialog),
-                        ("Open folder...", Command::OpenFolderDialog),
-                        ("Open dataset...", Command::OpenDatasetDialog),
+                        ("Open images...", Command::OpenDialog(OpenKind::Images)),
+                        ("Open folder...", Command::OpenDialog(OpenKind::Folder)),
+                        ("Open dataset...", Command::OpenDialog(OpenKind::Dataset)),
                     ];
                     for (label, command) in items {
                         if ui.button(label).clicked() {
@@ -198,10 +203,10 @@ impl StartScreen {
             ui.label("Label images with Segment Anything: click an object, press Enter, move on.");
             ui.add_space(16.0);
             if ui.button("Open image(s)...").clicked() {
-                commands.push(Command::OpenImagesDialog);
+                commands.push(Command::OpenDialog(OpenKind::Images));
             }
             if ui.button("Open folder...").clicked() {
-                commands.push(Command::OpenFolderDialog);
+                commands.push(Command::OpenDialog(OpenKind::Folder));
             }
             let recent = project::recent();
             if !recent.is_empty() {

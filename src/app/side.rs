@@ -14,6 +14,8 @@ pub struct CategoryPanel {
     renaming: Option<(CategoryId, String)>,
     /// A category with annotations waits for the user to confirm its deletion.
     confirm_delete: Option<CategoryId>,
+    /// After Enter added a category, the field keeps the keyboard for the next name.
+    refocus: bool,
 }
 
 impl CategoryPanel {
@@ -96,10 +98,14 @@ impl CategoryPanel {
         ui.horizontal(|ui| {
             let response = ui
                 .add(egui::TextEdit::singleline(&mut self.new_category).hint_text("new category"));
+            if std::mem::take(&mut self.refocus) {
+                response.request_focus();
+            }
             let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if (ui.button("Add").clicked() || enter) && !self.new_category.trim().is_empty() {
                 commands.push(Command::AddCategory(self.new_category.trim().to_string()));
                 self.new_category.clear();
+                self.refocus = enter;
             }
         });
         commands

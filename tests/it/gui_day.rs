@@ -60,7 +60,7 @@ fn the_first_view_fits_the_canvas_beside_the_panels() {
 }
 
 #[test]
-fn closing_removes_the_lock_file_and_a_new_dataset_does_not_claim_saved() {
+fn closing_removes_the_lock_file() {
     let (mut h, dir) = open_app("day-lock", &["coffee.png"]);
     wait_ready(&mut h);
     let dataset = dir.join("out.json");
@@ -354,6 +354,33 @@ fn export_from_the_window_writes_a_coco_file() {
         h.state()
             .last_step()
             .is_some_and(|s| s.starts_with("exported"))
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn escape_closes_an_open_menu_before_it_clears_the_prompt() {
+    use egui_kittest::kittest::Queryable as _;
+    let (mut h, dir) = open_app("day-escape", &["coffee.png"]);
+    wait_ready(&mut h);
+    click(&mut h, [300.0, 200.0], PointerButton::Primary);
+    wait_preview(&mut h);
+    h.get_by_label("File").click();
+    h.step();
+    h.step();
+    assert!(egui::Popup::is_any_open(&h.ctx), "the File menu is open");
+    h.key_press(Key::Escape);
+    h.step();
+    assert!(
+        h.state().preview_mask().is_some(),
+        "the first Esc only closed the menu"
+    );
+    h.step();
+    h.key_press(Key::Escape);
+    h.step();
+    assert!(
+        h.state().preview_mask().is_none(),
+        "the second Esc cleared the prompt"
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
