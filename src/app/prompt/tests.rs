@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::sam::Candidates;
 
 const SIZE: (u32, u32) = (40, 30);
 const LOW_RES_LEN: usize = 256 * 256;
