@@ -630,15 +630,21 @@ impl Dataset {
         if let Some(image) = self.image_by_file(file_name) {
             return Ok(image.id);
         }
-        let id = self.next_image_id();
-        self.apply_raw(Edit::AddImage(ImageEntry {
-            id,
+        let image = self.new_image(file_name, width, height);
+        let id = image.id;
+        self.apply_raw(Edit::AddImage(image))?;
+        Ok(id)
+    }
+
+    /// An entry for an image not listed yet, with the next free id.
+    fn new_image(&self, file_name: &str, width: u32, height: u32) -> ImageEntry {
+        ImageEntry {
+            id: self.next_image_id(),
             file_name: file_name.to_string(),
             width,
             height,
             extra: Map::new(),
-        }))?;
-        Ok(id)
+        }
     }
 
     /// What Ctrl+Z would apply next (the inverse of the newest change), and what Ctrl+Shift+Z would.
@@ -681,13 +687,7 @@ impl Dataset {
         if let Some(image) = self.image_by_file(file_name) {
             return Ok(image.id);
         }
-        let image = ImageEntry {
-            id: self.next_image_id(),
-            file_name: file_name.to_string(),
-            width,
-            height,
-            extra: Map::new(),
-        };
+        let image = self.new_image(file_name, width, height);
         let id = image.id;
         self.apply(Edit::AddImage(image))?;
         Ok(id)
