@@ -445,6 +445,11 @@ impl SamApp {
         self.panels.quit.asking
     }
 
+    /// The dataset's state as the status bar says it ("saved", "unsaved", ...).
+    pub fn save_state(&self) -> Option<&'static str> {
+        self.project.as_ref().map(status::save_state)
+    }
+
     pub fn selected_category(&self) -> Option<crate::annotate::dataset::CategoryId> {
         self.selection.category
     }

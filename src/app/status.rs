@@ -106,6 +106,21 @@ impl MessageList {
     }
 }
 
+/// The dataset's state in the status bar's words.
+pub fn save_state(project: &Project) -> &'static str {
+    if project.load_error.is_some() {
+        "read-only (file unreadable)"
+    } else if project.busy.is_some() {
+        "read-only (open in another samlabel)"
+    } else if project.is_dirty() {
+        "unsaved"
+    } else if !project.path.is_file() {
+        "new: nothing to save yet"
+    } else {
+        "saved"
+    }
+}
+
 /// What the status bar shows.
 pub struct StatusLine<'a> {
     pub status: &'a Status,
@@ -219,17 +234,7 @@ impl StatusBar {
                 }
                 if let Some(project) = line.project {
                     ui.separator();
-                    let state = if project.load_error.is_some() {
-                        "read-only (file unreadable)"
-                    } else if project.busy.is_some() {
-                        "read-only (open in another samlabel)"
-                    } else if project.is_dirty() {
-                        "unsaved"
-                    } else if !project.path.is_file() {
-                        "new: nothing to save yet"
-                    } else {
-                        "saved"
-                    };
+                    let state = save_state(project);
                     ui.label(format!("{} ({state})", project.path.display()));
                 }
             });

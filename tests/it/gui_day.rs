@@ -384,3 +384,63 @@ fn escape_closes_an_open_menu_before_it_clears_the_prompt() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_save_state_turns_saved_when_the_autosave_is_done_without_input() {
+    let (mut h, dir) = open_app("day-saved", &["coffee.png"]);
+    wait_ready(&mut h);
+    wait_until(&mut h, "the first save", |app| {
+        app.save_state() == Some("saved")
+    });
+    accept_click(&mut h, [300.0, 200.0]);
+    assert_eq!(h.state().save_state(), Some("unsaved"));
+    // Frames come only when asked for: the frame that saves asks for one more, to show "saved".
+    let mut saving_frame_asked_for_more = None;
+    for _ in 0..6000 {
+        h.step();
+        if h.state().save_state() == Some("saved") {
+            saving_frame_asked_for_more = Some(h.ctx.has_requested_repaint());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(saving_frame_asked_for_more, Some(true));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn categories_are_deleted_from_their_context_menu_and_come_back_with_undo() {
+    use egui_kittest::kittest::Queryable as _;
+    let (mut h, dir) = open_app("day-delete-category", &["coffee.png"]);
+    wait_ready(&mut h);
+    h.state_mut()
+        .run_command(Command::AddCategory("cup".into()));
+    h.step();
+    h.step();
+    // No delete button sits in the row (where the pointer rests after Add): it is in the menu.
+    h.get_by_label("1 cup").click_secondary();
+    h.step();
+    h.step();
+    h.get_by_label("Delete...").click();
+    for _ in 0..3 {
+        h.step();
+    }
+    let categories = |h: &egui_kittest::Harness<'_, samlabel::app::SamApp>| {
+        h.state()
+            .project
+            .as_ref()
+            .unwrap()
+            .dataset
+            .categories()
+            .len()
+    };
+    assert_eq!(categories(&h), 0);
+    assert!(
+        h.state()
+            .last_step()
+            .is_some_and(|s| s.contains("Ctrl+Z brings it back"))
+    );
+    command(&mut h, Key::Z, false);
+    assert_eq!(categories(&h), 1);
+    std::fs::remove_dir_all(dir).unwrap();
+}
