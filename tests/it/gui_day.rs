@@ -444,3 +444,43 @@ fn categories_are_deleted_from_their_context_menu_and_come_back_with_undo() {
     assert_eq!(categories(&h), 1);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn messages_float_over_the_canvas_and_can_be_dismissed() {
+    let (mut h, dir) = open_app("day-messages", &["coffee.png"]);
+    wait_ready(&mut h);
+    let canvas = h.state().canvas_rect();
+    h.state_mut()
+        .run_command(Command::OpenPaths(vec![dir.join("no-such.png")]));
+    h.step();
+    h.step();
+    assert!(
+        h.state()
+            .messages()
+            .iter()
+            .any(|m| m.text.contains("does not exist"))
+    );
+    assert_eq!(
+        h.state().canvas_rect(),
+        canvas,
+        "the message did not move the canvas"
+    );
+    let count = h.state().messages().len();
+    h.state_mut().run_command(Command::DismissMessage(0));
+    h.step();
+    assert_eq!(h.state().messages().len(), count - 1);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_new_dataset_with_nothing_in_it_is_not_called_saved() {
+    let (mut h, dir) = open_app("day-new", &["coffee.png"]);
+    wait_ready(&mut h);
+    let fresh = dir.join("fresh.json");
+    h.state_mut()
+        .run_command(Command::OpenDataset(fresh.clone()));
+    h.step();
+    assert!(!fresh.exists());
+    assert_eq!(h.state().save_state(), Some("new: nothing to save yet"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
