@@ -34,6 +34,81 @@ pub enum ImageLoadError {
     },
     #[error("image {} is empty (0 bytes or 0 pixels)", .path.display())]
     Empty { path: PathBuf },
+    #[error(
+        "image {} is cut short: {what}; the rest of the picture would be grey (pass --allow-partial to use it anyway)",
+        .path.display()
+    )]
+    Truncated { path: PathBuf, what: String },
+}
+
+/// What a JPEG file lacks when its data ends before the end-of-image marker, if it does.
+///
+/// Walks the marker segments from the start: the image data of each scan runs until the next
+/// marker (0xFF followed by anything but 0x00 or a restart marker). Decoders fill what is missing
+/// with grey without a word; Pillow, which SamPredictor uses, refuses such files.
+pub fn jpeg_truncation(bytes: &[u8]) -> Option<String> {
+    let cut = |at: usize| {
+        Some(format!(
+            "its JPEG data stops after {at} bytes, before the end-of-image marker"
+        ))
+    };
+    if bytes.len() < 4 || bytes[..2] != [0xFF, 0xD8] {
+        return None;
+    }
+    let mut at = 2;
+    loop {
+        // The next marker: 0xFF (fill bytes allowed), then its code.
+        while at < bytes.len() && bytes[at] == 0xFF && bytes.get(at + 1) == Some(&0xFF) {
+            at += 1;
+        }
+        if at + 1 >= bytes.len() {
+            return cut(bytes.len());
+        }
+        if bytes[at] != 0xFF {
+            // Not where a marker should be: a damaged file, which the decoder reports itself.
+            return None;
+        }
+        let code = bytes[at + 1];
+        at += 2;
+        match code {
+            0xD9 => return None,
+            0xD0..=0xD7 | 0x01 => continue,
+            _ => {}
+        }
+        if at + 2 > bytes.len() {
+            return cut(bytes.len());
+        }
+        let length = usize::from(u16::from_be_bytes([bytes[at], bytes[at + 1]]));
+        at += length;
+        if at > bytes.len() {
+            return cut(bytes.len());
+        }
+        if code == 0xDA {
+            // Entropy-coded data of the scan, up to the next real marker.
+            while at + 1 < bytes.len()
+                && !(bytes[at] == 0xFF && !matches!(bytes[at + 1], 0x00 | 0xD0..=0xD7))
+            {
+                at += 1;
+            }
+        }
+    }
+}
+
+/// `load_rgb` that also takes a file cut short, with a warning that says what is missing (the
+/// window shows such an image with the warning; the command line asks for `--allow-partial`).
+pub fn load_rgb_allowing_partial(
+    path: &Path,
+) -> Result<(RgbImage, Option<String>), ImageLoadError> {
+    match load_rgb(path) {
+        Err(ImageLoadError::Truncated { what, .. }) => {
+            let image = load_unchecked(path)?;
+            Ok((
+                image,
+                Some(format!("{} is cut short: {what}", path.display())),
+            ))
+        }
+        other => other.map(|image| (image, None)),
+    }
 }
 
 /// Opens an image file and returns its pixels as RGB after applying the EXIF orientation.
@@ -41,6 +116,32 @@ pub enum ImageLoadError {
 /// Grayscale is replicated into three channels, alpha is dropped and 16-bit samples are scaled to
 /// 8 bits, as PIL's `convert("RGB")` does for what `SamPredictor` sees.
 pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageLoadError> {
+    let image = load_unchecked(path)?;
+    // Only JPEG decoders fill a cut-short file with grey; the other formats' report it.
+    if ImageFormat::from_path(path).is_ok_and(|f| f == ImageFormat::Jpeg)
+        || image::guess_format(&read_head_vec(path)).is_ok_and(|f| f == ImageFormat::Jpeg)
+    {
+        let bytes = std::fs::read(path).map_err(|error| ImageLoadError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        if let Some(what) = jpeg_truncation(&bytes) {
+            return Err(ImageLoadError::Truncated {
+                path: path.to_path_buf(),
+                what,
+            });
+        }
+    }
+    Ok(image)
+}
+
+fn read_head_vec(path: &Path) -> Vec<u8> {
+    let mut head = [0u8; 16];
+    let len = read_head(path, &mut head).unwrap_or(0);
+    head[..len].to_vec()
+}
+
+fn load_unchecked(path: &Path) -> Result<RgbImage, ImageLoadError> {
     let io_error = |error| ImageLoadError::Io {
         path: path.to_path_buf(),
         error,
@@ -62,7 +163,16 @@ pub fn decode_rgb(bytes: &[u8], name: &Path) -> Result<RgbImage, ImageLoadError>
             path: name.to_path_buf(),
             error,
         })?;
-    decode(reader, &bytes[..bytes.len().min(64)], name)
+    let image = decode(reader, &bytes[..bytes.len().min(64)], name)?;
+    if image::guess_format(bytes).is_ok_and(|f| f == ImageFormat::Jpeg)
+        && let Some(what) = jpeg_truncation(bytes)
+    {
+        return Err(ImageLoadError::Truncated {
+            path: name.to_path_buf(),
+            what,
+        });
+    }
+    Ok(image)
 }
 
 fn decode<R: std::io::BufRead + std::io::Seek>(

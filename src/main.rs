@@ -20,13 +20,21 @@ fn main() -> ExitCode {
         }
         Err(err) if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => err.exit(),
         Err(err) => {
-            // clap's message is several lines; scripts read one.
+            // clap's message is several lines; scripts read one. Its first paragraph (for a missing
+            // argument: the heading and the arguments it names) becomes that line.
             let text = err.render().to_string();
-            let first = text
+            let first: Vec<&str> = text
                 .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let first = first.join(" ");
+            let first = first.trim_start_matches("error: ");
+            let first = if first.is_empty() {
+                "invalid arguments"
+            } else {
+                first
+            };
             eprintln!("error: {first} (see samlabel --help)");
             return ExitCode::from(2);
         }

@@ -46,6 +46,26 @@ pub struct ExportSummary {
     pub holes_filled: usize,
 }
 
+impl ExportSummary {
+    /// The summary with where it went: "exported 3 annotations on 2 images to DIR; ...".
+    pub fn to_folder(&self, out: &Path) -> String {
+        format!(
+            "exported {} annotations on {} images to {}{}",
+            self.annotations,
+            self.images,
+            out.display(),
+            self.details()
+        )
+    }
+
+    /// What was written in which form and what was left out, each part after "; ".
+    fn details(&self) -> String {
+        self.to_string()
+            .split_once("; ")
+            .map_or_else(String::new, |(_, rest)| format!("; {rest}"))
+    }
+}
+
 impl std::fmt::Display for ExportSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

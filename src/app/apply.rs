@@ -267,7 +267,7 @@ impl SamApp {
         };
         let outcome = match export::export_to(&project.dataset, &project.root, format, folder) {
             Ok(summary) => {
-                let text = format!("{summary} to {}", folder.display());
+                let text = summary.to_folder(folder);
                 self.status.last_step = Some(format!("exported {}", format.label()));
                 self.notify(MessageLevel::Info, text.clone());
                 text

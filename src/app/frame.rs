@@ -42,7 +42,12 @@ impl SamApp {
                     self.notify(MessageLevel::Error, format!("no model: {message}"));
                     self.status.model = ModelStatus::Failed(message);
                 }
-                Response::ImageLoaded { path, image, note } => {
+                Response::ImageLoaded {
+                    path,
+                    image,
+                    note,
+                    warning,
+                } => {
                     if let Some(note) = note {
                         self.status.notify_once(MessageLevel::Info, note);
                     }
@@ -55,6 +60,7 @@ impl SamApp {
                         path,
                         image,
                         texture,
+                        warning,
                     }) {
                         self.canvas.request_fit();
                         self.check_image_size();
@@ -354,6 +360,17 @@ impl SamApp {
             };
             let actions = self.canvas.ui(ui, &layers);
             commands.extend(actions.into_iter().map(Command::Canvas));
+            if let Some(warning) = &view.warning {
+                // Persistent while the image shows: its lower part is not the real picture.
+                let at = self.canvas.rect().left_bottom() + egui::vec2(8.0, -28.0);
+                ui.painter().text(
+                    at,
+                    egui::Align2::LEFT_TOP,
+                    format!("{warning}: the grey part is not in the file"),
+                    egui::FontId::proportional(15.0),
+                    egui::Color32::from_rgb(255, 110, 110),
+                );
+            }
             let ppp = ctx.pixels_per_point();
             if let Some(job) = self
                 .preview

@@ -45,6 +45,8 @@ pub struct View {
     pub path: PathBuf,
     pub image: Arc<RgbImage>,
     pub texture: TextureHandle,
+    /// Shown over the image while it is on screen (a file cut short).
+    pub warning: Option<String>,
 }
 
 /// What the worker should do for a newly selected image.

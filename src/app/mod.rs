@@ -445,6 +445,11 @@ impl SamApp {
         self.panels.quit.asking
     }
 
+    /// The warning shown over the image on screen (a file cut short), if any.
+    pub fn image_warning(&self) -> Option<&str> {
+        self.images.view()?.warning.as_deref()
+    }
+
     /// The dataset's state as the status bar says it ("saved", "unsaved", ...).
     pub fn save_state(&self) -> Option<&'static str> {
         self.project.as_ref().map(status::save_state)

@@ -109,6 +109,8 @@ pub enum Response {
         image: Arc<RgbImage>,
         /// Said once the image shows, e.g. that only the first frame of an animation is used.
         note: Option<String>,
+        /// Shown on the image as long as it is on screen: the file is cut short.
+        warning: Option<String>,
     },
     ImageFailed {
         path: PathBuf,
@@ -317,8 +319,8 @@ fn load_images(opens: Receiver<PathBuf>, jobs: Sender<Job>, notify: Notifier) {
         while let Ok(newer) = opens.try_recv() {
             path = newer;
         }
-        match imageio::load_rgb(&path) {
-            Ok(image) => {
+        match imageio::load_rgb_allowing_partial(&path) {
+            Ok((image, warning)) => {
                 let image = Arc::new(image);
                 // The encode is queued before the UI learns of the image, so a click on it always
                 // reaches the model thread after the encode it needs.
@@ -326,7 +328,12 @@ fn load_images(opens: Receiver<PathBuf>, jobs: Sender<Job>, notify: Notifier) {
                     return;
                 }
                 let note = imageio::first_frame_note(&path);
-                notify.send(Response::ImageLoaded { path, image, note });
+                notify.send(Response::ImageLoaded {
+                    path,
+                    image,
+                    note,
+                    warning,
+                });
             }
             Err(err) => notify.send(Response::ImageFailed {
                 path,

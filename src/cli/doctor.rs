@@ -63,10 +63,9 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
                 };
                 println!("  encoder input: {form}");
                 println!("  embedding: {:?}", model.embedding_shape);
-                println!(
-                    "  device --device {:?} runs on: {}",
-                    args.model.device, model.provider
-                );
+                let asked = clap::ValueEnum::to_possible_value(&args.model.device)
+                    .map_or_else(String::new, |v| v.get_name().to_string());
+                println!("  with --device {asked} it runs on: {}", model.provider);
                 for notice in &model.notices {
                     println!("  warning: {notice}");
                 }

@@ -24,6 +24,6 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     }
     let root = args.dataset.parent().map(PathBuf::from).unwrap_or_default();
     let summary = export::export_to(&imported.dataset, &root, args.format, &args.out)?;
-    println!("{summary} to {}", args.out.display());
+    println!("{}", summary.to_folder(&args.out));
     Ok(())
 }

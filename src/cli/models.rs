@@ -27,26 +27,32 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
     let manifest = Manifest::builtin()?;
     match args.command {
         ModelsCommand::List => {
-            println!("cache: {}", hub::cache_dir().join("models").display());
+            println!(
+                "models are kept in {}",
+                hub::cache_dir().join("models").display()
+            );
+            println!(
+                "{:<12} {:>11}  {:<14}  description",
+                "name", "download", "in the cache"
+            );
             for m in &manifest.models {
-                let default = if m.name == manifest.default {
-                    " (default)"
+                let name = if m.name == manifest.default {
+                    format!("{} *", m.name)
                 } else {
-                    ""
+                    m.name.clone()
                 };
                 let state = if hub::is_downloaded(&m.name) {
-                    "downloaded"
+                    "yes"
                 } else {
-                    "-"
+                    "no"
                 };
                 println!(
-                    "{:<12} {:>8.1} MB  {:<10}  {}{default}",
-                    m.name,
+                    "{name:<12} {:>8.1} MB  {state:<14}  {}",
                     m.archive.size as f64 / 1e6,
-                    state,
                     m.description
                 );
             }
+            println!("* the default model (used without --model or --model-dir)");
         }
         ModelsCommand::Download { name } => {
             let entry = manifest.get(&name)?;

@@ -39,6 +39,9 @@ pub struct SegmentArgs {
     /// Category of the annotation added with --coco (created if missing).
     #[arg(long, value_name = "NAME", default_value = "object", requires = "coco")]
     category: String,
+    /// Use an image whose file is cut short (its missing part is grey) instead of refusing it.
+    #[arg(long)]
+    allow_partial: bool,
 }
 
 pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
@@ -58,7 +61,15 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
         box_in_image: args.bbox,
         mask_input: None,
     };
-    let image = imageio::load_rgb(&args.image)?;
+    let image = if args.allow_partial {
+        let (image, warning) = imageio::load_rgb_allowing_partial(&args.image)?;
+        if let Some(warning) = warning {
+            eprintln!("warning: {warning}");
+        }
+        image
+    } else {
+        imageio::load_rgb(&args.image)?
+    };
     if let Some(note) = imageio::first_frame_note(&args.image) {
         eprintln!("note: {note}");
     }

@@ -51,6 +51,15 @@ pub enum PromptError {
     },
     #[error("box ({x0}, {y0}, {x1}, {y1}) has zero or negative width or height")]
     DegenerateBox { x0: f32, y0: f32, x1: f32, y1: f32 },
+    #[error("box ({x0}, {y0}, {x1}, {y1}) does not overlap the {width}x{height} image")]
+    BoxOutsideImage {
+        x0: f32,
+        y0: f32,
+        x1: f32,
+        y1: f32,
+        width: u32,
+        height: u32,
+    },
     #[error("mask input has {0} values, expected 256x256")]
     BadMaskInput(usize),
 }
@@ -82,11 +91,26 @@ impl Prompt {
         for p in &self.points {
             check(p.point_in_image[0], p.point_in_image[1])?;
         }
+        // A box may reach past the edges, as detector boxes do: SamPredictor takes it as it is. It
+        // must overlap the image.
         if let Some([x0, y0, x1, y1]) = self.box_in_image {
-            check(x0, y0)?;
-            check(x1, y1)?;
+            for (x, y) in [(x0, y0), (x1, y1)] {
+                if !x.is_finite() || !y.is_finite() {
+                    return Err(PromptError::NotFinite { x, y });
+                }
+            }
             if x1 <= x0 || y1 <= y0 {
                 return Err(PromptError::DegenerateBox { x0, y0, x1, y1 });
+            }
+            if x1 <= 0.0 || y1 <= 0.0 || x0 >= width as f32 || y0 >= height as f32 {
+                return Err(PromptError::BoxOutsideImage {
+                    x0,
+                    y0,
+                    x1,
+                    y1,
+                    width,
+                    height,
+                });
             }
         }
         if let Some(m) = &self.mask_input
@@ -314,6 +338,15 @@ mod tests {
                 .validate(10, 10)
                 .is_ok()
         );
+        // Past the edges is fine while the box overlaps the image (detector boxes overhang).
+        assert!(
+            p(vec![], Some([-4.0, 2.0, 15.0, 30.0]))
+                .validate(10, 10)
+                .is_ok()
+        );
+        let outside = p(vec![], Some([12.0, 2.0, 15.0, 8.0])).validate(10, 10);
+        assert!(matches!(outside, Err(PromptError::BoxOutsideImage { .. })));
+        assert!(outside.unwrap_err().to_string().starts_with("box "));
     }
 
     #[test]

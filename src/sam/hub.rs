@@ -18,8 +18,9 @@ pub enum HubError {
     UnknownModel { name: String, known: String },
 
     #[error(
-        "could not download model `{name}` from {url}: {reason}. The network may be unreachable: download the \
-         model elsewhere, or pass --model-dir DIR with a folder that holds encoder.onnx and decoder.onnx"
+        "could not download model `{name}` from {url}: {reason}. The network may be unreachable: download that \
+         file on another machine, unzip it anywhere here and pass the folder with --model-dir DIR (it holds \
+         encoder.onnx and decoder.onnx)"
     )]
     Network {
         name: String,

@@ -133,10 +133,37 @@ fn segment_refuses_bad_prompts_and_images() {
     };
 
     expect_failure(&mut seg(&image), &["no prompt"]);
+    // Neither --output nor --coco: the one line names what is missing.
+    expect_failure(
+        samlabel()
+            .arg("segment")
+            .arg(&image)
+            .args(["--point", "1,1"]),
+        &["required", "--output"],
+    );
     expect_failure(seg(&image).args(["--point", "100000,5"]), &["outside"]);
     expect_failure(seg(&image).args(["--point", "-3,5"]), &["outside"]);
     expect_failure(seg(&image).args(["--point", "NaN,5"]), &["not a number"]);
     expect_failure(seg(&image).args(["--box", "10,10,10,50"]), &["zero"]);
+    // A JPEG cut short is refused, and taken with --allow-partial (saying so).
+    let cut = common::fixtures().join("inputs/truncated_scan.jpg");
+    expect_failure(
+        seg(&cut).args(["--point", "5,5"]),
+        &["cut short", "--allow-partial"],
+    );
+    let (ok, _, stderr) = run(seg(&cut).args(["--point", "5,5", "--allow-partial"]));
+    assert!(ok.status.success() && stderr.contains("warning:") && stderr.contains("cut short"));
+    // A box that overhangs the image is what detectors give, and SamPredictor takes it; one that
+    // misses the image entirely is refused, naming the box.
+    let (w, h) = image::image_dimensions(&image).unwrap();
+    let overhang = format!("-20,10,{},{}", w + 30, h / 2);
+    let (ok, _, stderr) = run(seg(&image).args(["--box", overhang.as_str()]));
+    assert!(ok.status.success(), "{stderr}");
+    let beyond = format!("{},{},{},{}", w + 5, 0, w + 50, h);
+    expect_failure(
+        seg(&image).args(["--box", beyond.as_str()]),
+        &["box", "does not overlap"],
+    );
     expect_failure(seg(&image).args(["--point", "1,2,3"]), &["expected 2"]);
 
     expect_failure(
@@ -349,6 +376,10 @@ fn bench_prints_the_json_yardstick() {
 fn models_list_names_the_known_models() {
     let (out, stdout, _) = run(samlabel().args(["models", "list"]));
     assert!(out.status.success());
+    assert!(
+        stdout.contains("name") && stdout.contains("in the cache"),
+        "{stdout}"
+    );
     for name in ["mobile-sam", "sam-vit-b", "sam-vit-l", "sam-vit-h"] {
         assert!(stdout.contains(name), "{stdout}");
     }

@@ -484,3 +484,26 @@ fn a_new_dataset_with_nothing_in_it_is_not_called_saved() {
     assert_eq!(h.state().save_state(), Some("new: nothing to save yet"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_jpeg_cut_short_opens_with_a_warning_that_stays() {
+    let dir = common::temp_dir("day-cut");
+    std::fs::copy(
+        common::fixtures().join("inputs/truncated_scan.jpg"),
+        dir.join("cut.jpg"),
+    )
+    .unwrap();
+    let mut h = app_on(vec![dir.join("cut.jpg")], &dir.join("out.json"));
+    wait_ready(&mut h);
+    let warning = h.state().image_warning().expect("a warning on the image");
+    assert!(warning.contains("cut short"), "{warning}");
+    for _ in 0..10 {
+        h.step();
+    }
+    assert!(
+        h.state().image_warning().is_some(),
+        "it stays while the image shows"
+    );
+    drop(h);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -103,6 +103,25 @@ fn damaged_and_unsupported_files_are_clear_errors() {
     check("text.jpg", &["not a JPEG image"]);
     check("truncated.jpg", &["cannot read image"]);
     check("truncated.png", &["cannot read image"]);
+    // Cut inside the image data: Pillow refuses it, and so does samlabel (naming what is missing).
+    assert!(matches!(
+        check("truncated_scan.jpg", &["cut short", "end-of-image"]),
+        ImageLoadError::Truncated { .. }
+    ));
+    let bytes = std::fs::read(inputs().join("truncated_scan.jpg")).unwrap();
+    assert!(matches!(
+        imageio::decode_rgb(&bytes, std::path::Path::new("x.jpg")),
+        Err(ImageLoadError::Truncated { .. })
+    ));
+    let (image, warning) =
+        imageio::load_rgb_allowing_partial(&inputs().join("truncated_scan.jpg")).unwrap();
+    assert_eq!(image.dimensions(), (600, 400));
+    assert!(warning.is_some_and(|w| w.contains("cut short")));
+    // Complete JPEGs, EXIF thumbnails and all, are not taken for cut ones.
+    for name in ["exif_orientation_6.jpg", "cmyk.jpg"] {
+        let bytes = std::fs::read(inputs().join(name)).unwrap();
+        assert_eq!(imageio::jpeg_truncation(&bytes), None, "{name}");
+    }
     check("unsupported.ppm", &["not supported"]);
     check("missing.png", &["cannot open image"]);
 }
