@@ -85,9 +85,9 @@ pub fn jpeg_truncation(bytes: &[u8]) -> Option<String> {
         }
         if code == 0xDA {
             // Entropy-coded data of the scan, up to the next real marker.
-            while at + 1 < bytes.len()
-                && !(bytes[at] == 0xFF && !matches!(bytes[at + 1], 0x00 | 0xD0..=0xD7))
-            {
+            let is_marker =
+                |at: usize| bytes[at] == 0xFF && !matches!(bytes[at + 1], 0x00 | 0xD0..=0xD7);
+            while at + 1 < bytes.len() && !is_marker(at) {
                 at += 1;
             }
         }
