@@ -35,13 +35,10 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
         runtime.available_providers().join(", ")
     );
 
-    let cuda = runtime::cuda_diagnosis(runtime);
-    if cuda.is_empty() {
-        println!("CUDA: available");
-    } else {
-        for finding in cuda {
-            println!("CUDA: not usable: {finding}");
-        }
+    // One verdict per provider, from opening a session the way the models do.
+    match runtime::cuda_diagnosis(runtime) {
+        None => println!("CUDA: available"),
+        Some(reason) => println!("CUDA: not usable: {reason}"),
     }
     if runtime.has_provider(Provider::CoreMl.ort_name()) {
         println!("CoreML: available");

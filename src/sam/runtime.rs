@@ -459,9 +459,13 @@ pub fn explain_provider_error(provider: Provider, message: &str) -> String {
             } else {
                 "a CUDA library"
             };
+            let package = package_for(&file).map_or_else(
+                || "the matching nvidia-* pip package".to_string(),
+                |p| format!("pip package {p}"),
+            );
             return format!(
-                "{what} {file} that CUDA needs is missing; install it (or the matching nvidia-* pip package) \
-                 and add its folder to LD_LIBRARY_PATH"
+                "{what} {file} that CUDA needs is missing; install it ({package}) and add its folder \
+                 to LD_LIBRARY_PATH"
             );
         }
         let lower = message.to_ascii_lowercase();
@@ -487,40 +491,61 @@ fn missing_shared_library(message: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.to_string())
 }
 
-/// Checks for the pieces CUDA needs, so `doctor` can say why a GPU is not used.
-pub fn cuda_diagnosis(runtime: &Runtime) -> Vec<String> {
-    let mut findings = Vec::new();
+/// A one-node ONNX graph (`y = Relu(x)`, float [1, 4]) to open a session on a provider, as the
+/// models do, without a model at hand. Made with the `onnx` package (opset 17).
+const PROBE_MODEL: &[u8] = include_bytes!("probe.onnx");
+
+/// Opens a session on `provider` exactly as a model does (register, then create the session), on a
+/// tiny graph: the error is ONNX Runtime's own, explained.
+pub fn probe(runtime: &Runtime, provider: Provider) -> Result<(), String> {
+    let mut builder = ort::session::Session::builder(runtime.environment())
+        .map_err(|e| format!("cannot create a session: {e}"))?;
+    register(runtime, provider, &mut builder)?;
+    builder
+        .commit_from_memory(PROBE_MODEL)
+        .map(drop)
+        .map_err(|e| explain_provider_error(provider, &e.to_string()))
+}
+
+/// Whether CUDA works here, and if not, one sentence that says why: `None` means usable. It does
+/// what the app does (a session with the CUDA provider); only when that fails does it look for
+/// the reason (the library build, the driver, the CUDA and cuDNN library ONNX Runtime names).
+pub fn cuda_diagnosis(runtime: &Runtime) -> Option<String> {
     if !runtime.has_provider(Provider::Cuda.ort_name()) {
-        findings.push(not_in_build_reason(runtime, Provider::Cuda));
-        return findings;
+        return Some(not_in_build_reason(runtime, Provider::Cuda));
     }
+    let reason = probe(runtime, Provider::Cuda).err()?;
     let driver = if cfg!(target_os = "windows") {
         "nvcuda.dll"
     } else {
         "libcuda.so.1"
     };
     // SAFETY: loading a system library only to see whether it exists; no symbols are called.
-    if let Err(e) = unsafe { libloading::Library::new(driver) } {
-        findings.push(format!(
-            "the NVIDIA driver library {driver} cannot be loaded ({e}): no driver is installed"
+    if !reason.contains(driver)
+        && let Err(e) = unsafe { libloading::Library::new(driver) }
+    {
+        return Some(format!(
+            "{reason}; the NVIDIA driver library {driver} cannot be loaded either ({e}): install the NVIDIA driver"
         ));
     }
-    let lib_dir = runtime.library_path.parent().unwrap_or(Path::new("."));
-    let provider_lib = lib_dir.join(if cfg!(target_os = "windows") {
-        "onnxruntime_providers_cuda.dll"
+    Some(reason)
+}
+
+/// The pip package that ships a CUDA library, where its file name says which.
+fn package_for(file: &str) -> Option<String> {
+    let major = file.rsplit(".so.").next().and_then(|v| v.split('.').next());
+    let cuda_major = |package: &str| major.map(|m| format!("{package}-cu{m}"));
+    if file.starts_with("libcudnn") {
+        Some("nvidia-cudnn-cu12 or nvidia-cudnn-cu13 (the one for your CUDA version)".into())
+    } else if file.starts_with("libcublas") {
+        cuda_major("nvidia-cublas")
+    } else if file.starts_with("libcudart") {
+        cuda_major("nvidia-cuda-runtime")
+    } else if file.starts_with("libnvrtc") {
+        cuda_major("nvidia-cuda-nvrtc")
     } else {
-        "libonnxruntime_providers_cuda.so"
-    });
-    if !provider_lib.is_file() {
-        findings.push(format!(
-            "{} is missing next to the library",
-            provider_lib.display()
-        ));
-    } else if let Err(e) = unsafe { libloading::Library::new(&provider_lib) } {
-        // SAFETY: as above; the provider library has no initializers that need ONNX Runtime state.
-        findings.push(explain_provider_error(Provider::Cuda, &e.to_string()));
+        None
     }
-    findings
 }
 
 #[cfg(test)]
@@ -543,6 +568,15 @@ mod tests {
                    cannot open shared object file: No such file or directory";
         let reason = explain_provider_error(Provider::Cuda, msg);
         assert!(reason.contains("libcublasLt.so.12"), "{reason}");
+        assert!(
+            reason.contains("nvidia-cublas-cu12"),
+            "the package that ships it: {reason}"
+        );
+        let reason = explain_provider_error(
+            Provider::Cuda,
+            "libcudart.so.13: cannot open shared object file: No such file or directory",
+        );
+        assert!(reason.contains("nvidia-cuda-runtime-cu13"), "{reason}");
         let reason = explain_provider_error(
             Provider::Cuda,
             "libcudnn.so.9: cannot open shared object file: No such file or directory",

@@ -332,15 +332,19 @@ fn doctor_reports_library_providers_and_model() {
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("ONNX Runtime: 1."), "{stdout}");
     assert!(stdout.contains("CPUExecutionProvider"), "{stdout}");
-    assert!(stdout.contains("CUDA:"), "{stdout}");
+    // One verdict per provider: exactly one CUDA line, and it agrees with where a model runs.
+    assert_eq!(stdout.matches("CUDA:").count(), 1, "{stdout}");
     assert!(stdout.contains("encoder input: `images`"), "{stdout}");
+    assert!(stdout.contains("with --device auto it runs on"), "{stdout}");
 
     // Asking for CUDA on a CPU-only library falls back with a warning that says why.
     let (out, stdout, _) = run(samlabel()
         .args(["doctor", "--device", "cuda", "--model-dir"])
         .arg(common::model_dir()));
     assert!(out.status.success());
-    if !stdout.contains("CUDA: available") {
+    if stdout.contains("CUDA: available") {
+        assert!(stdout.contains("runs on: CUDA"), "{stdout}");
+    } else {
         assert!(stdout.contains("runs on: CPU"), "{stdout}");
         assert!(stdout.contains("warning: CUDA is not used"), "{stdout}");
     }

@@ -118,3 +118,28 @@ fn a_cancelled_encode_stops_and_the_token_can_be_reused() {
 fn first_image_path() -> std::path::PathBuf {
     common::fixtures().join(&common::cases().images[0].file)
 }
+
+#[test]
+fn the_provider_probe_opens_a_session_as_a_model_does() {
+    use samlabel::sam::runtime::{self, Provider, Runtime};
+    let runtime = Runtime::get().expect("the ONNX Runtime library");
+    assert_eq!(runtime::probe(runtime, Provider::Cpu), Ok(()));
+    // CUDA: usable exactly when a model would run on it.
+    let verdict = runtime::cuda_diagnosis(runtime);
+    let model = SamModel::load(
+        &common::model_dir(),
+        SessionOptions {
+            device: samlabel::sam::Device::Cuda,
+            ..SessionOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        verdict.is_none(),
+        model.provider == Provider::Cuda,
+        "{verdict:?}"
+    );
+    if !runtime.has_provider("CUDAExecutionProvider") {
+        assert!(verdict.is_some_and(|v| v.contains("CPU build")));
+    }
+}
