@@ -222,6 +222,11 @@ impl SamApp {
         if self.env.ctx.is_none() {
             self.worker.set_context(&ctx);
             self.env.ctx = Some(ctx.clone());
+            let mut dirs = std::mem::take(&mut self.env.font_dirs);
+            if let Some(extra) = std::env::var_os("SAMLABEL_FONT_DIRS") {
+                dirs.extend(std::env::split_paths(&extra));
+            }
+            super::fonts::install_fallbacks(&ctx, &dirs);
         }
         self.env.max_texture_side = ctx.input(|i| i.max_texture_side);
         self.poll_worker(&ctx);

@@ -7,6 +7,7 @@ mod apply;
 mod canvas;
 mod command;
 mod dialogs;
+mod fonts;
 mod frame;
 mod images;
 mod overlay;
@@ -61,6 +62,9 @@ pub struct AppOptions {
     pub embedding_cache: Option<PathBuf>,
     /// Most memory the embeddings kept in memory may take, in MB.
     pub embedding_memory_mb: usize,
+    /// Folders of fonts to fall back on (besides the system's and `SAMLABEL_FONT_DIRS`), for names in
+    /// scripts egui's own font lacks.
+    pub font_dirs: Vec<PathBuf>,
 }
 
 /// What the app knows of its surroundings.
@@ -73,6 +77,8 @@ struct Env {
     title: String,
     /// The user chose to quit (and was asked about unaccepted masks if there were any).
     quit_confirmed: bool,
+    /// Fallback font folders, loaded on the first frame.
+    font_dirs: Vec<PathBuf>,
 }
 
 /// Whether a command could be carried out now.
@@ -126,6 +132,7 @@ impl SamApp {
                 max_texture_side: 2048,
                 title: String::new(),
                 quit_confirmed: false,
+                font_dirs: options.font_dirs,
             },
         };
         if !options.paths.is_empty() {

@@ -40,6 +40,7 @@ pub fn run(args: GuiArgs) -> anyhow::Result<()> {
         remember_recent: true,
         embedding_cache: Some(hub::embeddings_dir()),
         embedding_memory_mb: args.embedding_memory_mb,
+        font_dirs: Vec::new(),
     };
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

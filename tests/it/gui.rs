@@ -424,6 +424,7 @@ pub fn app_with_model(
         remember_recent: false,
         embedding_cache: None,
         embedding_memory_mb: samlabel::sam::cache::DEFAULT_MEMORY_MB,
+        font_dirs: vec![common::fixtures().join("fonts")],
     });
     Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))

@@ -507,3 +507,20 @@ fn a_jpeg_cut_short_opens_with_a_warning_that_stays() {
     drop(h);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn names_in_other_scripts_render_with_fallback_fonts() {
+    // egui_kittest panics on a character no font can draw (MissingGlyphPolicy::Panic): these frames
+    // drawing the names prove that every glyph was found in a fallback font.
+    let (mut h, dir) = open_app("day-scripts", &["coffee.png"]);
+    wait_ready(&mut h);
+    for name in ["杯子", "コーヒー", "컵", "كوب", "чашка"] {
+        h.state_mut().run_command(Command::AddCategory(name.into()));
+    }
+    for _ in 0..3 {
+        h.step();
+    }
+    let dataset = &h.state().project.as_ref().unwrap().dataset;
+    assert_eq!(dataset.categories().len(), 5);
+    std::fs::remove_dir_all(dir).unwrap();
+}
