@@ -1,6 +1,7 @@
-//! The window's dialogs: export, quit with unaccepted masks, the shortcut list. Each is a panel struct
-//! like the others: it holds whether it is open and what is typed, and returns commands. The export
-//! folder is typed or picked, so it works where no file-dialog portal runs.
+//! The window's dialogs: open, export, quit with unaccepted masks, the shortcut list. Each is a panel
+//! struct like the others: it holds whether it is open and what is typed, and returns commands. A path
+//! is typed, picked in the in-window browser (which always works), or chosen with the system's file
+//! dialog where a desktop portal answers it.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,56 @@ use super::command::{Command, OpenKind, SHORTCUTS};
 use crate::annotate::export::Format;
 use crate::imageio::IMAGE_EXTENSIONS;
 
+/// The in-window file browser: works on any desktop, also where no file-dialog portal runs.
+#[derive(Default)]
+struct Browser {
+    dialog: Option<egui_file::FileDialog>,
+}
+
+impl Browser {
+    fn open(&mut self, folders: bool, start: &str) {
+        let start = Path::new(start);
+        // Start in the folder the path field names (or the one above a file it names).
+        let folder = if start.is_dir() {
+            start
+        } else {
+            start.parent().unwrap_or(Path::new("."))
+        };
+        let dialog = if folders {
+            egui_file::FileDialog::select_folder()
+        } else {
+            egui_file::FileDialog::open_file()
+        };
+        let mut dialog = dialog
+            .initial_path(folder)
+            .show_rename(false)
+            .show_new_folder(folders)
+            .id(egui::Id::unique("samlabel-browser"));
+        dialog.open();
+        self.dialog = Some(dialog);
+    }
+
+    fn is_open(&self) -> bool {
+        self.dialog
+            .as_ref()
+            .is_some_and(egui_file::FileDialog::visible)
+    }
+
+    /// Shows the browser while it is open; the chosen path, once.
+    fn ui(&mut self, ctx: &egui::Context) -> Option<PathBuf> {
+        let dialog = self.dialog.as_mut()?;
+        let chosen = dialog
+            .show(ctx)
+            .selected()
+            .then(|| dialog.path().map(Path::to_path_buf))
+            .flatten();
+        if !dialog.visible() {
+            self.dialog = None;
+        }
+        chosen
+    }
+}
+
 /// File > Export: a format, a folder (prefilled beside the dataset), and the last export's summary.
 #[derive(Default)]
 pub struct ExportDialog {
@@ -17,6 +68,7 @@ pub struct ExportDialog {
     folder: String,
     /// The folder field takes the keyboard when the dialog opens: Enter exports.
     focus: bool,
+    browser: Browser,
     /// What the last export wrote (or why it failed), shown until the dialog closes.
     pub outcome: Option<String>,
 }
@@ -40,6 +92,13 @@ impl ExportDialog {
         let Some(format) = self.format else {
             return commands;
         };
+        // The browser is a window of its own: the modal waits while it is open.
+        if let Some(folder) = self.browser.ui(ctx) {
+            self.folder = folder.display().to_string();
+        }
+        if self.browser.is_open() {
+            return commands;
+        }
         let mut close = false;
         egui::Modal::new(egui::Id::unique("samlabel-export")).show(ctx, |ui| {
             ui.heading(format!("Export as {}", format.label()));
@@ -50,7 +109,13 @@ impl ExportDialog {
             }
             let typed_enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             ui.horizontal(|ui| {
-                if ui.button("Choose...").clicked()
+                if ui.button("Browse...").clicked() {
+                    self.browser.open(true, &self.folder);
+                }
+                if ui
+                    .button("System dialog...")
+                    .on_hover_text("needs a desktop file-dialog service (portal)")
+                    .clicked()
                     && let Some(dir) = rfd::FileDialog::new().pick_folder()
                 {
                     self.folder = dir.display().to_string();
@@ -85,6 +150,7 @@ impl ExportDialog {
 pub struct OpenDialog {
     kind: Option<OpenKind>,
     path: String,
+    browser: Browser,
 }
 
 impl OpenDialog {
@@ -110,6 +176,12 @@ impl OpenDialog {
                 "a COCO JSON file (created if it does not exist)",
             ),
         };
+        if let Some(path) = self.browser.ui(ctx) {
+            self.path = path.display().to_string();
+        }
+        if self.browser.is_open() {
+            return commands;
+        }
         let mut close = false;
         egui::Modal::new(egui::Id::unique("samlabel-open")).show(ctx, |ui| {
             ui.heading(title);
@@ -118,7 +190,14 @@ impl OpenDialog {
             let typed_enter =
                 response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             ui.horizontal(|ui| {
-                if ui.button("Choose...").clicked() {
+                if ui.button("Browse...").clicked() {
+                    self.browser.open(kind == OpenKind::Folder, &self.path);
+                }
+                if ui
+                    .button("System dialog...")
+                    .on_hover_text("needs a desktop file-dialog service (portal)")
+                    .clicked()
+                {
                     let dialog = rfd::FileDialog::new().set_directory(&self.path);
                     let picked = match kind {
                         OpenKind::Images => dialog

@@ -9,7 +9,7 @@ use egui::{FontData, FontFamily, FontInsert, FontPriority, InsertFontFamily};
 
 /// Font files known to cover scripts egui's default font lacks, by file name (any folder below the
 /// system's font folders). Checked in this order; each one found is added as a fallback.
-const KNOWN_FALLBACKS: [&str; 22] = [
+const KNOWN_FALLBACKS: [&str; 26] = [
     // Linux distributions
     "NotoSansCJK-Regular.ttc",
     "NotoSansCJKsc-Regular.otf",
@@ -25,7 +25,11 @@ const KNOWN_FALLBACKS: [&str; 22] = [
     "NotoSansDevanagari-Regular.ttf",
     "NotoSansThai-Regular.ttf",
     "DejaVuSans.ttf",
+    // Symbols (the file browser's folder icons)
+    "NotoEmoji-Regular.ttf",
+    "Symbola.ttf",
     // Windows
+    "seguisym.ttf",
     "msyh.ttc",
     "YuGothR.ttc",
     "malgun.ttf",
@@ -35,6 +39,7 @@ const KNOWN_FALLBACKS: [&str; 22] = [
     "Hiragino Sans GB.ttc",
     "AppleSDGothicNeo.ttc",
     "GeezaPro.ttc",
+    "Apple Symbols.ttf",
 ];
 
 /// Folders searched for the known fallbacks.

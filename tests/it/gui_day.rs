@@ -524,3 +524,40 @@ fn names_in_other_scripts_render_with_fallback_fonts() {
     assert_eq!(dataset.categories().len(), 5);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn export_picks_its_folder_in_the_in_window_browser_without_a_portal() {
+    use egui_kittest::kittest::Queryable as _;
+    let (mut h, dir) = open_app("day-browse", &["coffee.png"]);
+    // The browser's icons (a folder emoji in its title) are in no font a bare machine has: a box
+    // there is cosmetic, so this test allows it.
+    h.ctx
+        .set_missing_glyph_policy(egui::MissingGlyphPolicy::Tofu);
+    wait_ready(&mut h);
+    accept_click(&mut h, [300.0, 200.0]);
+    std::fs::create_dir(dir.join("picked")).unwrap();
+    h.state_mut().run_command(Command::Export {
+        format: Format::Coco,
+        folder: None,
+    });
+    let steps = |h: &mut egui_kittest::Harness<'_, samlabel::app::SamApp>| {
+        for _ in 0..3 {
+            h.step();
+        }
+    };
+    steps(&mut h);
+    h.get_by_label("Browse...").click();
+    steps(&mut h);
+    // The browser starts beside the dataset; pick the folder and confirm.
+    h.get_by_label_contains("picked").click();
+    steps(&mut h);
+    h.get_by_label("Open").click();
+    steps(&mut h);
+    h.get_by_label("Export").click();
+    steps(&mut h);
+    let exported = coco::load(&dir.join("picked").join("annotations.json"))
+        .unwrap()
+        .dataset;
+    assert_eq!(exported.annotations().len(), 1);
+    std::fs::remove_dir_all(dir).unwrap();
+}
