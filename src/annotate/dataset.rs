@@ -627,54 +627,34 @@ impl Dataset {
         width: u32,
         height: u32,
     ) -> Result<ImageId, EditError> {
+        self.image_entry(file_name, width, height, false)
+    }
+
+    /// The image with `file_name`, added (as an undoable edit, or without one) if there is none.
+    fn image_entry(
+        &mut self,
+        file_name: &str,
+        width: u32,
+        height: u32,
+        undoable: bool,
+    ) -> Result<ImageId, EditError> {
         if let Some(image) = self.image_by_file(file_name) {
             return Ok(image.id);
         }
-        let image = self.new_image(file_name, width, height);
-        let id = image.id;
-        self.apply_raw(Edit::AddImage(image))?;
-        Ok(id)
-    }
-
-    /// An entry for an image not listed yet, with the next free id.
-    fn new_image(&self, file_name: &str, width: u32, height: u32) -> ImageEntry {
-        ImageEntry {
+        let image = ImageEntry {
             id: self.next_image_id(),
             file_name: file_name.to_string(),
             width,
             height,
             extra: Map::new(),
+        };
+        let id = image.id;
+        if undoable {
+            self.apply(Edit::AddImage(image))?;
+        } else {
+            self.apply_raw(Edit::AddImage(image))?;
         }
-    }
-
-    /// What Ctrl+Z would apply next (the inverse of the newest change), and what Ctrl+Shift+Z would.
-    pub fn next_undo(&self) -> Option<&Edit> {
-        self.undo.last()
-    }
-
-    pub fn next_redo(&self) -> Option<&Edit> {
-        self.redo.last()
-    }
-
-    /// The image whose annotations or entry `edit` changes, if it changes one image's.
-    pub fn image_touched_by(&self, edit: &Edit) -> Option<ImageId> {
-        let of_annotation = |id: AnnotationId| self.annotation(id).map(|a| a.image_id);
-        match edit {
-            Edit::AddAnnotation(a) | Edit::InsertAnnotation { annotation: a, .. } => {
-                Some(a.image_id)
-            }
-            Edit::DeleteAnnotation(id) | Edit::Relabel { id, .. } | Edit::SetMask { id, .. } => {
-                of_annotation(*id)
-            }
-            Edit::SetImageExtra { id, .. } | Edit::RemoveImage(id) => Some(*id),
-            Edit::AddImage(image) | Edit::InsertImage { image, .. } => Some(image.id),
-            Edit::Batch(edits) => edits.iter().find_map(|e| self.image_touched_by(e)),
-            Edit::AddCategory(_)
-            | Edit::InsertCategory { .. }
-            | Edit::RenameCategory { .. }
-            | Edit::RecolorCategory { .. }
-            | Edit::DeleteCategory(_) => None,
-        }
+        Ok(id)
     }
 
     /// Returns the image with `file_name`, adding it (as an undoable edit) if there is none.
@@ -684,15 +664,11 @@ impl Dataset {
         width: u32,
         height: u32,
     ) -> Result<ImageId, EditError> {
-        if let Some(image) = self.image_by_file(file_name) {
-            return Ok(image.id);
-        }
-        let image = self.new_image(file_name, width, height);
-        let id = image.id;
-        self.apply(Edit::AddImage(image))?;
-        Ok(id)
+        self.image_entry(file_name, width, height, true)
     }
 }
+
+mod history;
 
 #[cfg(test)]
 mod tests;
