@@ -99,16 +99,9 @@ pub fn jpeg_truncation(bytes: &[u8]) -> Option<String> {
 pub fn load_rgb_allowing_partial(
     path: &Path,
 ) -> Result<(RgbImage, Option<String>), ImageLoadError> {
-    match load_rgb(path) {
-        Err(ImageLoadError::Truncated { what, .. }) => {
-            let image = load_unchecked(path)?;
-            Ok((
-                image,
-                Some(format!("{} is cut short: {what}", path.display())),
-            ))
-        }
-        other => other.map(|image| (image, None)),
-    }
+    let (image, missing) = load(path)?;
+    let warning = missing.map(|what| format!("{} is cut short: {what}", path.display()));
+    Ok((image, warning))
 }
 
 /// Opens an image file and returns its pixels as RGB after applying the EXIF orientation.
@@ -116,47 +109,52 @@ pub fn load_rgb_allowing_partial(
 /// Grayscale is replicated into three channels, alpha is dropped and 16-bit samples are scaled to
 /// 8 bits, as PIL's `convert("RGB")` does for what `SamPredictor` sees.
 pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageLoadError> {
-    let image = load_unchecked(path)?;
-    // Only JPEG decoders fill a cut-short file with grey; the other formats' report it.
-    if ImageFormat::from_path(path).is_ok_and(|f| f == ImageFormat::Jpeg)
-        || image::guess_format(&read_head_vec(path)).is_ok_and(|f| f == ImageFormat::Jpeg)
-    {
-        let bytes = std::fs::read(path).map_err(|error| ImageLoadError::Io {
+    complete(load(path)?, path)
+}
+
+/// `load_rgb` for a file already in memory; `name` is what messages call it.
+pub fn decode_rgb(bytes: &[u8], name: &Path) -> Result<RgbImage, ImageLoadError> {
+    complete(decode_bytes(bytes, name)?, name)
+}
+
+/// The image, or the error that says what a file cut short lacks.
+fn complete(
+    (image, missing): (RgbImage, Option<String>),
+    path: &Path,
+) -> Result<RgbImage, ImageLoadError> {
+    match missing {
+        Some(what) => Err(ImageLoadError::Truncated {
             path: path.to_path_buf(),
-            error,
-        })?;
-        if let Some(what) = jpeg_truncation(&bytes) {
-            return Err(ImageLoadError::Truncated {
-                path: path.to_path_buf(),
-                what,
-            });
-        }
+            what,
+        }),
+        None => Ok(image),
     }
-    Ok(image)
 }
 
-fn read_head_vec(path: &Path) -> Vec<u8> {
-    let mut head = [0u8; 16];
-    let len = read_head(path, &mut head).unwrap_or(0);
-    head[..len].to_vec()
-}
-
-fn load_unchecked(path: &Path) -> Result<RgbImage, ImageLoadError> {
+/// Decodes a file once, and says what is missing when it is a JPEG cut short (the decoders of the
+/// other formats report that themselves). A JPEG is read whole, decoded from memory and checked on
+/// the same bytes; other files stream from disk.
+fn load(path: &Path) -> Result<(RgbImage, Option<String>), ImageLoadError> {
     let io_error = |error| ImageLoadError::Io {
         path: path.to_path_buf(),
         error,
     };
     let mut head = [0u8; 64];
     let head_len = read_head(path, &mut head).map_err(io_error)?;
+    let head = &head[..head_len];
+    if image::guess_format(head).is_ok_and(|f| f == ImageFormat::Jpeg) {
+        let bytes = std::fs::read(path).map_err(io_error)?;
+        return decode_bytes(&bytes, path);
+    }
     let reader = ImageReader::open(path)
         .map_err(io_error)?
         .with_guessed_format()
         .map_err(io_error)?;
-    decode(reader, &head[..head_len], path)
+    Ok((decode(reader, head, path)?, None))
 }
 
-/// `load_rgb` for a file already in memory; `name` is what messages call it.
-pub fn decode_rgb(bytes: &[u8], name: &Path) -> Result<RgbImage, ImageLoadError> {
+/// `load` for bytes in memory.
+fn decode_bytes(bytes: &[u8], name: &Path) -> Result<(RgbImage, Option<String>), ImageLoadError> {
     let reader = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|error| ImageLoadError::Io {
@@ -164,15 +162,11 @@ pub fn decode_rgb(bytes: &[u8], name: &Path) -> Result<RgbImage, ImageLoadError>
             error,
         })?;
     let image = decode(reader, &bytes[..bytes.len().min(64)], name)?;
-    if image::guess_format(bytes).is_ok_and(|f| f == ImageFormat::Jpeg)
-        && let Some(what) = jpeg_truncation(bytes)
-    {
-        return Err(ImageLoadError::Truncated {
-            path: name.to_path_buf(),
-            what,
-        });
-    }
-    Ok(image)
+    let missing = image::guess_format(bytes)
+        .is_ok_and(|f| f == ImageFormat::Jpeg)
+        .then(|| jpeg_truncation(bytes))
+        .flatten();
+    Ok((image, missing))
 }
 
 fn decode<R: std::io::BufRead + std::io::Seek>(
