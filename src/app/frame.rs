@@ -430,7 +430,7 @@ impl SamApp {
 
 /// Per image file name: its annotation count and review state, for the image list (every frame: one
 /// pass over the annotations, no lookups).
-fn image_facts(project: &Project) -> HashMap<&str, ImageFacts> {
+fn image_facts(project: &Project) -> HashMap<&str, ImageFacts<'_>> {
     let mut by_id: HashMap<ImageId, usize> = HashMap::new();
     for ann in project.dataset.annotations() {
         *by_id.entry(ann.image_id).or_insert(0) += 1;
@@ -440,11 +440,7 @@ fn image_facts(project: &Project) -> HashMap<&str, ImageFacts> {
         .images()
         .iter()
         .map(|i| {
-            let state = i
-                .extra
-                .get(IMAGE_STATE_KEY)
-                .and_then(|v| v.as_str())
-                .map(str::to_string);
+            let state = i.extra.get(IMAGE_STATE_KEY).and_then(|v| v.as_str());
             let annotations = by_id.get(&i.id).copied().unwrap_or(0);
             (i.file_name.as_str(), ImageFacts { annotations, state })
         })

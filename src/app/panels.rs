@@ -226,10 +226,10 @@ impl StartScreen {
 }
 
 /// What the image list shows of one image besides its name.
-pub struct ImageFacts {
+pub struct ImageFacts<'a> {
     pub annotations: usize,
     /// Review state: `IMAGE_DONE`, `IMAGE_EMPTY` or none.
-    pub state: Option<String>,
+    pub state: Option<&'a str>,
 }
 
 /// The images of the dataset, one line each: a state icon, the name, the number of masks; the
@@ -242,7 +242,7 @@ impl ImageList {
         &mut self,
         ui: &mut egui::Ui,
         images: &Images,
-        facts: &std::collections::HashMap<&str, ImageFacts>,
+        facts: &std::collections::HashMap<&str, ImageFacts<'_>>,
     ) -> Vec<Command> {
         let mut commands = Vec::new();
         egui::Panel::left("images")
@@ -258,7 +258,7 @@ impl ImageList {
                     for (i, item) in items.iter().enumerate() {
                         let fact = facts.get(item.file_name.as_str());
                         let count = fact.map_or(0, |f| f.annotations);
-                        let review = fact.and_then(|f| f.state.as_deref());
+                        let review = fact.and_then(|f| f.state);
                         let (icon, tip) = match (&item.embed, review) {
                             _ if item.missing => ("[missing]", "the file is missing".to_string()),
                             (EmbedState::Failed(reason), _) => ("[error]", reason.clone()),
