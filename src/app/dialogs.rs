@@ -40,24 +40,21 @@ impl Browser {
         self.dialog = Some(dialog);
     }
 
-    fn is_open(&self) -> bool {
-        self.dialog
-            .as_ref()
-            .is_some_and(egui_file::FileDialog::visible)
-    }
-
-    /// Shows the browser while it is open; the chosen path, once.
-    fn ui(&mut self, ctx: &egui::Context) -> Option<PathBuf> {
-        let dialog = self.dialog.as_mut()?;
-        let chosen = dialog
-            .show(ctx)
-            .selected()
-            .then(|| dialog.path().map(Path::to_path_buf))
-            .flatten();
+    /// Shows the browser while it is open and writes the chosen path into `field`; true while it
+    /// is open (the dialog's modal waits meanwhile: it would block the browser's window).
+    fn ui(&mut self, ctx: &egui::Context, field: &mut String) -> bool {
+        let Some(dialog) = self.dialog.as_mut() else {
+            return false;
+        };
+        if dialog.show(ctx).selected()
+            && let Some(path) = dialog.path()
+        {
+            *field = path.display().to_string();
+        }
         if !dialog.visible() {
             self.dialog = None;
         }
-        chosen
+        self.dialog.is_some()
     }
 }
 
@@ -92,11 +89,7 @@ impl ExportDialog {
         let Some(format) = self.format else {
             return commands;
         };
-        // The browser is a window of its own: the modal waits while it is open.
-        if let Some(folder) = self.browser.ui(ctx) {
-            self.folder = folder.display().to_string();
-        }
-        if self.browser.is_open() {
+        if self.browser.ui(ctx, &mut self.folder) {
             return commands;
         }
         let mut close = false;
@@ -176,10 +169,7 @@ impl OpenDialog {
                 "a COCO JSON file (created if it does not exist)",
             ),
         };
-        if let Some(path) = self.browser.ui(ctx) {
-            self.path = path.display().to_string();
-        }
-        if self.browser.is_open() {
+        if self.browser.ui(ctx, &mut self.path) {
             return commands;
         }
         let mut close = false;
