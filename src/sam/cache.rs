@@ -2,7 +2,8 @@
 //! encoder run.
 //!
 //! Key: sha256 of the image file's bytes, under a folder per model (its encoder file's path, size and
-//! modification time, and the input size). Entry: a small header, the deflated little-endian floats, and
+//! modification time, the input size, the normalization, and the version of the preprocessing, so that
+//! embeddings an older samlabel made with another resize are not reused). Entry: a small header, the deflated little-endian floats, and
 //! the sha256 of the floats; an entry whose header or checksum does not match is recomputed, never used.
 
 use std::io::{Read, Write};
@@ -34,11 +35,14 @@ impl EmbeddingCache {
         let encoder = model.dir.join(&model.config.encoder);
         let meta = std::fs::metadata(&encoder).ok();
         let identity = format!(
-            "{}|{}|{:?}|{}",
+            "{}|{}|{:?}|{}|{:?}|{:?}|{}",
             std::path::absolute(&encoder).unwrap_or(encoder).display(),
             meta.as_ref().map_or(0, |m| m.len()),
             meta.and_then(|m| m.modified().ok()),
-            model.config.input_size
+            model.config.input_size,
+            model.config.pixel_mean,
+            model.config.pixel_std,
+            super::preprocess::VERSION,
         );
         let id = hex(&Sha256::digest(identity.as_bytes())[..12]);
         Self { dir: root.join(id) }

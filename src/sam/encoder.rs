@@ -95,11 +95,11 @@ impl SamModel {
                     target,
                     self.config.pixel_mean,
                     self.config.pixel_std,
-                )?,
+                ),
                 vec![1, 3, i64::from(target), i64::from(target)],
             ),
             EncoderInput::HwcInGraph { .. } => (
-                self.preprocessor.hwc(image, target)?,
+                self.preprocessor.hwc(image, target),
                 vec![i64::from(rh), i64::from(rw), 3],
             ),
         };

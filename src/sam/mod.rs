@@ -8,6 +8,7 @@ pub mod hub;
 pub mod model;
 pub mod postprocess;
 pub mod preprocess;
+mod resample;
 pub mod runtime;
 
 use crate::annotate::mask::Mask;
@@ -22,8 +23,6 @@ pub use runtime::{Device, Provider, Runtime, RuntimeError};
 pub enum SamError {
     #[error(transparent)]
     Prompt(#[from] PromptError),
-    #[error(transparent)]
-    Resize(#[from] preprocess::ResizeError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error("the encode was cancelled")]

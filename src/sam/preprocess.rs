@@ -1,11 +1,16 @@
 //! Image → encoder input, exactly as `SamPredictor` prepares it.
 //!
 //! Takes an RGB image in image space and returns the resized image (longest side = the model's input
-//! size, antialiased bilinear as Pillow does it, within one level of Pillow's bytes) and the
+//! size, antialiased bilinear exactly as Pillow does it, byte for byte) and the
 //! normalized, zero-padded NCHW tensor.
 
-use fast_image_resize as fir;
 use image::RgbImage;
+
+use super::resample;
+
+/// What the encoder's input is made with; part of the embedding cache's key. Change it whenever the
+/// bytes this module produces change, so that cached embeddings made the old way are not reused.
+pub const VERSION: &str = "pillow13-bilinear";
 
 /// ImageNet mean and std in 0..255, as SAM was trained with.
 pub const PIXEL_MEAN: [f32; 3] = [123.675, 116.28, 103.53];
@@ -52,84 +57,86 @@ pub fn resized_size(width: u32, height: u32, target: u32) -> (u32, u32) {
     (side(width), side(height))
 }
 
-/// Reusable buffers and resizer for turning images into encoder inputs; one per model, so encoding
-/// image after image allocates nothing after the first.
-#[derive(Default)]
+/// Reusable buffers for turning images into encoder inputs; one per model, so encoding image after
+/// image of the same size allocates nothing after the first.
 pub struct Preprocessor {
-    resizer: fir::Resizer,
+    scratch: Vec<resample::Scratch>,
     resized: Vec<u8>,
     input: Vec<f32>,
+    threads: usize,
 }
 
-/// The image could not be resized (only a broken image buffer can cause this).
-#[derive(Debug, thiserror::Error)]
-#[error("cannot resize the image: {0}")]
-pub struct ResizeError(String);
+impl Default for Preprocessor {
+    fn default() -> Self {
+        Self {
+            scratch: Vec::new(),
+            resized: Vec::new(),
+            input: Vec::new(),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
 
 impl Preprocessor {
-    /// Resizes so that the longest side equals `target` with the antialiased bilinear filter that
-    /// `SamPredictor` uses (Pillow's `Image.resize(size, BILINEAR)`), in SIMD. Returns the resized
-    /// pixels (RGB, rows of `resized_size.0`), valid until the next call.
-    pub fn resize(&mut self, image: &RgbImage, target: u32) -> Result<&[u8], ResizeError> {
+    /// Resizes so that the longest side equals `target` exactly as `SamPredictor` does (Pillow's
+    /// `Image.resize(size, BILINEAR)`, byte for byte), on all cores. Returns the resized pixels (RGB,
+    /// rows of `resized_size.0`), valid until the next call.
+    pub fn resize(&mut self, image: &RgbImage, target: u32) -> &[u8] {
         let (w, h) = resized_size(image.width(), image.height(), target);
         self.resize_to(image, w, h)
     }
 
-    fn resize_to(&mut self, image: &RgbImage, w: u32, h: u32) -> Result<&[u8], ResizeError> {
+    fn resize_to(&mut self, image: &RgbImage, w: u32, h: u32) -> &[u8] {
         self.resized.clear();
         if (w, h) == image.dimensions() {
+            // Pillow returns a copy for the same size.
             self.resized.extend_from_slice(image.as_raw());
-            return Ok(&self.resized);
+            return &self.resized;
         }
-        let error = |e: &dyn std::fmt::Display| ResizeError(e.to_string());
-        let src = fir::images::ImageRef::new(
-            image.width(),
-            image.height(),
-            image.as_raw(),
-            fir::PixelType::U8x3,
-        )
-        .map_err(|e| error(&e))?;
         self.resized.resize(w as usize * h as usize * 3, 0);
-        let mut dst =
-            fir::images::Image::from_slice_u8(w, h, &mut self.resized, fir::PixelType::U8x3)
-                .map_err(|e| error(&e))?;
-        let options = fir::ResizeOptions::new()
-            .resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Bilinear));
-        self.resizer
-            .resize(&src, &mut dst, &options)
-            .map_err(|e| error(&e))?;
-        Ok(&self.resized)
+        resample::resize_rgb(
+            image.as_raw(),
+            (image.width() as usize, image.height() as usize),
+            &mut self.resized,
+            (w as usize, h as usize),
+            self.threads,
+            &mut self.scratch,
+        );
+        &self.resized
     }
 
     /// The `1x3xTxT` NCHW encoder input: the resized image normalized with `(x - mean) / std` and
     /// zero-padded at the bottom and right, written in one pass into a reused buffer.
-    pub fn nchw(
-        &mut self,
-        image: &RgbImage,
-        target: u32,
-        mean: [f32; 3],
-        std: [f32; 3],
-    ) -> Result<&[f32], ResizeError> {
+    pub fn nchw(&mut self, image: &RgbImage, target: u32, mean: [f32; 3], std: [f32; 3]) -> &[f32] {
         let (w, _) = resized_size(image.width(), image.height(), target);
-        self.resize(image, target)?;
+        self.resize(image, target);
         let mut input = std::mem::take(&mut self.input);
-        normalize_pad_nchw_into(&self.resized, w as usize, target, mean, std, &mut input);
+        normalize_pad_nchw_into(
+            &self.resized,
+            w as usize,
+            target,
+            mean,
+            std,
+            &mut input,
+            self.threads,
+        );
         self.input = input;
-        Ok(&self.input)
+        &self.input
     }
 
     /// The resized image as `H x W x 3` floats in 0..255, for encoders that preprocess in the graph.
-    pub fn hwc(&mut self, image: &RgbImage, target: u32) -> Result<&[f32], ResizeError> {
-        self.resize(image, target)?;
+    pub fn hwc(&mut self, image: &RgbImage, target: u32) -> &[f32] {
+        self.resize(image, target);
         self.input.clear();
         self.input
             .extend(self.resized.iter().map(|&v| f32::from(v)));
-        Ok(&self.input)
+        &self.input
     }
 }
 
 /// Writes `(x - mean) / std` of `rgb` (rows of `width` RGB pixels) into `out` as a `1x3xTxT` NCHW
-/// tensor, zero elsewhere. Every element is written once; `out` is reused.
+/// tensor, zero elsewhere, splitting the rows over up to `threads` threads. Every element is written
+/// once; `out` is reused.
 pub fn normalize_pad_nchw_into(
     rgb: &[u8],
     width: usize,
@@ -137,25 +144,54 @@ pub fn normalize_pad_nchw_into(
     mean: [f32; 3],
     std: [f32; 3],
     out: &mut Vec<f32>,
+    threads: usize,
 ) {
     let t = target as usize;
     let width = width.min(t);
     out.resize(3 * t * t, 0.0);
-    // Divide, as torch does (multiplying by 1/std rounds differently): once per byte value.
-    let lut: [[f32; 256]; 3] =
-        std::array::from_fn(|c| std::array::from_fn(|v| (v as f32 - mean[c]) / std[c]));
     let rows: Vec<&[u8]> = if width == 0 {
         Vec::new()
     } else {
         rgb.chunks_exact(width * 3).take(t).collect()
     };
-    for (c, plane) in out.chunks_exact_mut(t * t).enumerate() {
-        let lut = &lut[c];
+    let band = t.div_ceil(threads.clamp(1, t.max(1))).max(1);
+    let [red, green, blue] = planes(out, t * t);
+    let bands = red
+        .chunks_mut(band * t)
+        .zip(green.chunks_mut(band * t))
+        .zip(blue.chunks_mut(band * t))
+        .enumerate();
+    std::thread::scope(|scope| {
+        for (b, ((red, green), blue)) in bands {
+            let rows = rows.get(b * band..).unwrap_or_default();
+            scope.spawn(move || normalize_band(rows, [red, green, blue], t, width, mean, std));
+        }
+    });
+}
+
+fn planes(out: &mut [f32], plane: usize) -> [&mut [f32]; 3] {
+    let (red, rest) = out.split_at_mut(plane);
+    let (green, blue) = rest.split_at_mut(plane);
+    [red, green, blue]
+}
+
+/// Rows `rows` (and zeros below them) into one band of each plane.
+fn normalize_band(
+    rows: &[&[u8]],
+    planes: [&mut [f32]; 3],
+    t: usize,
+    width: usize,
+    mean: [f32; 3],
+    std: [f32; 3],
+) {
+    for (c, plane) in planes.into_iter().enumerate() {
+        let (mean, std) = (mean[c], std[c]);
         for (y, out_row) in plane.chunks_exact_mut(t).enumerate() {
             let (values, pad) = out_row.split_at_mut(if y < rows.len() { width } else { 0 });
             if let Some(row) = rows.get(y) {
                 for (o, px) in values.iter_mut().zip(row.chunks_exact(3)) {
-                    *o = lut[usize::from(px[c])];
+                    // Divide, as torch does: multiplying by 1/std rounds differently.
+                    *o = (f32::from(px[c]) - mean) / std;
                 }
             }
             pad.fill(0.0);
@@ -196,31 +232,24 @@ mod tests {
         RgbImage::from_raw(7, 5, data).unwrap()
     }
 
-    /// Asserts that every byte is within one level of Pillow's (SIMD fixed-point rounding).
-    fn assert_close(actual: &[u8], pillow: &[u8]) {
-        for (i, (&a, &p)) in actual.iter().zip(pillow).enumerate() {
-            assert!(a.abs_diff(p) <= 1, "byte {i}: {a} vs Pillow's {p}");
-        }
-    }
-
     #[test]
     fn resize_matches_pillow() {
         // numpy: (arange(5*7*3).reshape(5,7,3)*37 % 256); PIL Image.resize(size, BILINEAR)
         let mut pre = Preprocessor::default();
-        let shrunk = pre.resize_to(&pattern_7x5(), 3, 2).unwrap();
+        let shrunk = pre.resize_to(&pattern_7x5(), 3, 2).to_vec();
         assert_eq!(shrunk.len(), 3 * 2 * 3);
-        assert_close(
+        assert_eq!(
             shrunk,
-            &[
+            [
                 104, 86, 123, 146, 123, 100, 123, 160, 142, 105, 104, 141, 145, 122, 118, 141, 161,
                 131,
             ],
         );
-        let grown = pre.resize_to(&pattern_7x5(), 11, 9).unwrap();
+        let grown = pre.resize_to(&pattern_7x5(), 11, 9).to_vec();
         assert_eq!(grown.len(), 11 * 9 * 3);
-        assert_close(
-            &grown[..40],
-            &[
+        assert_eq!(
+            grown[..40],
+            [
                 0, 37, 74, 50, 87, 124, 121, 135, 172, 192, 43, 80, 169, 43, 80, 77, 114, 151, 148,
                 185, 59, 148, 185, 36, 56, 93, 107, 104, 141, 178, 154, 191, 228, 3, 40, 77, 53,
                 90, 127, 124,
@@ -232,7 +261,7 @@ mod tests {
     fn normalize_pads_with_zeros() {
         let img = RgbImage::from_pixel(2, 1, image::Rgb([255, 0, 128]));
         let mut t = vec![7.0; 5];
-        normalize_pad_nchw_into(img.as_raw(), 2, 4, PIXEL_MEAN, PIXEL_STD, &mut t);
+        normalize_pad_nchw_into(img.as_raw(), 2, 4, PIXEL_MEAN, PIXEL_STD, &mut t, 2);
         assert_eq!(t.len(), 3 * 16);
         assert!((t[0] - (255.0 - 123.675) / 58.395).abs() < 1e-6);
         assert!((t[16] - (0.0 - 116.28) / 57.12).abs() < 1e-6);

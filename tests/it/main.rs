@@ -11,3 +11,4 @@ mod gui_day;
 mod inputs;
 mod kill;
 mod pipeline;
+mod resize;

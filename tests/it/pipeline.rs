@@ -7,10 +7,12 @@ use std::path::Path;
 use samlabel::imageio;
 use samlabel::sam::{CancelToken, Multimask, SamError, SamModel, SessionOptions};
 
-/// PNGs decode to PIL's pixels and the SIMD resize is within one level of Pillow's bytes; that and
-/// float rounding in ONNX Runtime vs torch move a few boundary pixels of the random-weight model's
-/// masks (worst case 0.993 on these fixtures; 0.999 when the resize was Pillow's to the byte).
-const MIN_IOU: f64 = 0.99;
+/// PNGs decode to Pillow's pixels and the resize gives Pillow's bytes (tests/it/resize.rs), so only
+/// float rounding in ONNX Runtime vs torch is left: IoU 1.0 on every PNG case here. The floor leaves
+/// room for other CPUs' kernels.
+const MIN_IOU_PNG: f64 = 0.999;
+/// JPEG decoders differ from libjpeg-turbo by a level here and there (0.9994 worst here).
+const MIN_IOU_JPEG: f64 = 0.995;
 
 fn check_all_cases(model_dir: &Path) {
     let cases = common::cases();
@@ -25,6 +27,11 @@ fn check_all_cases(model_dir: &Path) {
             "{}: oriented size",
             image_case.name
         );
+        let min_iou = if image_case.file.ends_with(".png") {
+            MIN_IOU_PNG
+        } else {
+            MIN_IOU_JPEG
+        };
         let (embedding, _) = model.encode(&image).unwrap();
         let [h_in, w_in] = image_case.input_size;
         assert_eq!(
@@ -43,7 +50,7 @@ fn check_all_cases(model_dir: &Path) {
                 "{:<40} iou {iou:.5}  index {} (expected {})  score {:.4} (expected {:.4})",
                 case.name, prediction.index, case.chosen_index, prediction.score, case.score
             );
-            assert!(iou >= MIN_IOU, "{}: IoU {iou} < {MIN_IOU}", case.name);
+            assert!(iou >= min_iou, "{}: IoU {iou} < {min_iou}", case.name);
             assert_eq!(
                 prediction.index, case.chosen_index,
                 "{}: chosen candidate",
