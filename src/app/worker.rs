@@ -403,14 +403,14 @@ impl MemoryCache {
     fn bytes(&self) -> usize {
         self.entries
             .iter()
-            .map(|(_, e)| e.data.len() * size_of::<f32>())
+            .map(|(_, e)| e.bytes())
             .sum()
     }
 
     /// Adds an embedding, evicting the least recently used ones to stay within the budget; the newest
     /// one and the pinned one stay even when they alone are over it.
     fn insert(&mut self, path: PathBuf, embedding: Embedding) {
-        let size = embedding.data.len() * size_of::<f32>();
+        let size = embedding.bytes();
         while self.bytes() + size > self.budget {
             let Some(oldest) = self
                 .entries
@@ -656,8 +656,10 @@ mod tests {
 
     fn embedding(floats: usize) -> Embedding {
         Embedding {
-            data: vec![0.0; floats],
-            shape: [floats, 1, 1],
+            tensors: vec![crate::sam::encoder::Tensor {
+                shape: [floats, 1, 1],
+                data: vec![0.0; floats],
+            }],
             model_from_image: ModelFromImage::new(10, 10, 1024),
         }
     }

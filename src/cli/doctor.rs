@@ -3,7 +3,7 @@
 use clap::Args;
 use samlabel::sam::SamModel;
 use samlabel::sam::hub::{self, Manifest};
-use samlabel::sam::model::EncoderInput;
+use samlabel::sam::family::EncoderInput;
 use samlabel::sam::runtime::{self, Provider, Runtime};
 
 use super::ModelArgs;
@@ -49,17 +49,31 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
     match &args.model.model_dir {
         Some(dir) => match SamModel::load(dir, args.model.session_options()) {
             Ok(model) => {
-                println!("Model: {} at {}", model.name, dir.display());
-                let form = match &model.encoder_input {
+                let interface = &model.interface;
+                println!(
+                    "Model: {} ({}) at {}",
+                    model.name,
+                    interface.family,
+                    dir.display()
+                );
+                let form = match &interface.encoder_input {
                     EncoderInput::Nchw { name } => {
-                        format!("`{name}` [1, 3, S, S], normalized by samlabel")
+                        format!("`{name}` [1, 3, S, S], resized and normalized by samlabel")
                     }
                     EncoderInput::HwcInGraph { name } => {
-                        format!("`{name}` [H, W, 3], preprocessing inside the graph")
+                        format!("`{name}` [H, W, 3], normalized inside the graph")
+                    }
+                    EncoderInput::Stretched { name } => {
+                        format!("`{name}` [1, 3, S, S], stretched and normalized by samlabel")
                     }
                 };
                 println!("  encoder input: {form}");
-                println!("  embedding: {:?}", model.embedding_shape);
+                let tensors: Vec<String> = interface
+                    .embedding
+                    .iter()
+                    .map(|t| format!("`{}` {:?}", t.encoder_output, t.shape))
+                    .collect();
+                println!("  embedding: {}", tensors.join(", "));
                 let asked = clap::ValueEnum::to_possible_value(&args.model.device)
                     .map_or_else(String::new, |v| v.get_name().to_string());
                 println!("  with --device {asked} it runs on: {}", model.provider);

@@ -11,11 +11,16 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::encoder::Embedding;
+use super::encoder::{Embedding, Tensor};
 use super::model::SamModel;
-use super::preprocess::ModelFromImage;
+use super::preprocess::{Fit, ModelFromImage};
 
-const MAGIC: &[u8; 8] = b"SAMEMB01";
+/// The entry format: `SAMEMB01` held one tensor; `SAMEMB02` any number, and how the image was fitted.
+/// An entry of another format is recomputed, never misread.
+const MAGIC: &[u8; 8] = b"SAMEMB02";
+/// At most this many tensors and this many floats per entry (SAM 2.1: 3 tensors, 4.2 M floats).
+const MAX_TENSORS: usize = 8;
+const MAX_FLOATS: usize = 64 << 20;
 
 /// Default memory for embeddings kept in memory by the window, in MB: 64 SAM embeddings of 4 MB.
 pub const DEFAULT_MEMORY_MB: usize = 256;
@@ -113,8 +118,13 @@ pub fn encode_cached(
     let key = cache.and_then(|_| EmbeddingCache::image_key(path).ok());
     if let (Some(cache), Some(key)) = (cache, key.as_deref())
         && let Some(embedding) = cache.get(key)
-        && embedding.model_from_image.image_size == image.dimensions()
-        && embedding.shape == model.embedding_shape
+        && embedding.model_from_image == model.model_from_image(image.width(), image.height())
+        && embedding.tensors.len() == model.interface.embedding.len()
+        && embedding
+            .tensors
+            .iter()
+            .zip(&model.interface.embedding)
+            .all(|(t, io)| t.shape == io.shape)
     {
         return Ok((embedding, true));
     }
@@ -125,23 +135,29 @@ pub fn encode_cached(
     Ok((embedding, false))
 }
 
+/// Header: magic, tensor count, each tensor's `C, H, W`, the image's width and height, the model
+/// input's side and how the image was fitted (all little-endian u32), then the sha256 of the floats;
+/// then the deflated little-endian floats of all tensors in order.
 fn encode(embedding: &Embedding) -> std::io::Result<Vec<u8>> {
     let raw: Vec<u8> = embedding
-        .data
+        .tensors
         .iter()
+        .flat_map(|t| t.data.iter())
         .flat_map(|v| v.to_le_bytes())
         .collect();
     let t = &embedding.model_from_image;
+    let mut words = vec![embedding.tensors.len() as u32];
+    for tensor in &embedding.tensors {
+        words.extend(tensor.shape.map(|d| d as u32));
+    }
+    let fit = match t.fit {
+        Fit::LongestSide => 0,
+        Fit::Stretch => 1,
+    };
+    words.extend([t.image_size.0, t.image_size.1, t.target, fit]);
     let mut out = Vec::with_capacity(raw.len() / 2);
     out.extend_from_slice(MAGIC);
-    for v in [
-        embedding.shape[0] as u32,
-        embedding.shape[1] as u32,
-        embedding.shape[2] as u32,
-        t.image_size.0,
-        t.image_size.1,
-        t.target,
-    ] {
+    for v in words {
         out.extend_from_slice(&v.to_le_bytes());
     }
     out.extend_from_slice(&Sha256::digest(&raw));
@@ -151,37 +167,53 @@ fn encode(embedding: &Embedding) -> std::io::Result<Vec<u8>> {
 }
 
 fn decode(bytes: &[u8]) -> Option<Embedding> {
-    let header_len = MAGIC.len() + 6 * 4 + 32;
-    if bytes.len() < header_len || &bytes[..MAGIC.len()] != MAGIC {
+    let rest = bytes.strip_prefix(MAGIC)?;
+    let mut words = rest.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let count = words.next()? as usize;
+    if count == 0 || count > MAX_TENSORS {
         return None;
     }
-    let word = |i: usize| {
-        let at = MAGIC.len() + 4 * i;
-        u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+    let mut shapes = Vec::with_capacity(count);
+    for _ in 0..count {
+        let shape = [words.next()?, words.next()?, words.next()?].map(|d| d as usize);
+        shapes.push(shape);
+    }
+    let (w, h, target, fit) = (words.next()?, words.next()?, words.next()?, words.next()?);
+    let floats = shapes
+        .iter()
+        .try_fold(0usize, |n, s| n.checked_add(s.iter().product::<usize>()))?;
+    if w == 0 || h == 0 || target == 0 || floats > MAX_FLOATS {
+        return None;
+    }
+    let model_from_image = match fit {
+        0 => ModelFromImage::new(w, h, target),
+        1 => ModelFromImage::stretched(w, h, target),
+        _ => return None,
     };
-    let shape = [word(0) as usize, word(1) as usize, word(2) as usize];
-    let (w, h, target) = (word(3), word(4), word(5));
-    let expected = shape.iter().product::<usize>().checked_mul(4)?;
-    if w == 0 || h == 0 || target == 0 || expected > 64 << 20 {
-        return None;
-    }
-    let checksum = &bytes[MAGIC.len() + 24..header_len];
+    let header_len = MAGIC.len() + 4 * (1 + 3 * count + 4);
+    let checksum = bytes.get(header_len..header_len + 32)?;
+    let expected = floats * 4;
     let mut raw = Vec::with_capacity(expected);
-    flate2::read::DeflateDecoder::new(&bytes[header_len..])
+    flate2::read::DeflateDecoder::new(&bytes[header_len + 32..])
         .take(expected as u64 + 1)
         .read_to_end(&mut raw)
         .ok()?;
     if raw.len() != expected || Sha256::digest(&raw).as_slice() != checksum {
         return None;
     }
-    let data = raw
+    let mut values = raw
         .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let tensors = shapes
+        .into_iter()
+        .map(|shape| Tensor {
+            shape,
+            data: values.by_ref().take(shape.iter().product()).collect(),
+        })
         .collect();
     Some(Embedding {
-        data,
-        shape,
-        model_from_image: ModelFromImage::new(w, h, target),
+        tensors,
+        model_from_image,
     })
 }
 
@@ -191,10 +223,57 @@ mod tests {
 
     fn embedding() -> Embedding {
         Embedding {
-            data: (0..2 * 3 * 4).map(|i| i as f32 * 0.25 - 1.0).collect(),
-            shape: [2, 3, 4],
+            tensors: vec![Tensor {
+                shape: [2, 3, 4],
+                data: (0..2 * 3 * 4).map(|i| i as f32 * 0.25 - 1.0).collect(),
+            }],
             model_from_image: ModelFromImage::new(640, 480, 1024),
         }
+    }
+
+    /// SAM 2.1's three tensors (shrunk), from a stretched image.
+    fn sam2_embedding() -> Embedding {
+        let tensor = |shape: [usize; 3], offset: f32| Tensor {
+            shape,
+            data: (0..shape.iter().product::<usize>())
+                .map(|i| i as f32 * 0.5 + offset)
+                .collect(),
+        };
+        Embedding {
+            tensors: vec![
+                tensor([2, 8, 8], 0.0),
+                tensor([4, 4, 4], 100.0),
+                tensor([8, 2, 2], -7.0),
+            ],
+            model_from_image: ModelFromImage::stretched(300, 451, 1024),
+        }
+    }
+
+    #[test]
+    fn several_tensors_round_trip_and_old_entries_are_not_read() {
+        let dir = std::env::temp_dir().join(format!("samlabel-cache2-{}", std::process::id()));
+        let cache = EmbeddingCache { dir: dir.clone() };
+        cache.put("sam2", &sam2_embedding());
+        let back = cache.get("sam2").unwrap();
+        assert_eq!(back.tensors, sam2_embedding().tensors);
+        assert_eq!(back.model_from_image, sam2_embedding().model_from_image);
+
+        let path = cache.entry("sam2");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x11;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(cache.get("sam2").is_none(), "a damaged entry is refused");
+
+        // An entry in the first format (one tensor, no fit) is recomputed, not misread.
+        let mut old = b"SAMEMB01".to_vec();
+        for v in [2u32, 3, 4, 640, 480, 1024] {
+            old.extend_from_slice(&v.to_le_bytes());
+        }
+        old.extend_from_slice(&[0; 32]);
+        std::fs::write(&path, &old).unwrap();
+        assert!(cache.get("sam2").is_none());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
@@ -203,8 +282,7 @@ mod tests {
         let cache = EmbeddingCache { dir: dir.clone() };
         cache.put("abc", &embedding());
         let back = cache.get("abc").unwrap();
-        assert_eq!(back.data, embedding().data);
-        assert_eq!(back.shape, [2, 3, 4]);
+        assert_eq!(back.tensors, embedding().tensors);
         assert_eq!(back.model_from_image, embedding().model_from_image);
 
         // Flip one byte of the compressed floats: the entry is refused and removed.
@@ -216,7 +294,7 @@ mod tests {
         assert!(cache.get("abc").is_none());
         assert!(!path.exists());
         // Truncated and foreign files too.
-        std::fs::write(&path, b"SAMEMB01 short").unwrap();
+        std::fs::write(&path, b"SAMEMB02 short").unwrap();
         assert!(cache.get("abc").is_none());
         assert!(cache.get("missing").is_none());
         std::fs::remove_dir_all(dir).unwrap();

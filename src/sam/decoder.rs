@@ -4,6 +4,7 @@ use ort::value::TensorRef;
 
 use super::SamError;
 use super::encoder::Embedding;
+use super::family::{PointLayout, TokenRule};
 use super::model::SamModel;
 
 /// Side of the decoder's low-res mask logits.
@@ -121,14 +122,26 @@ impl Prompt {
         Ok(())
     }
 
-    /// Decoder inputs `point_coords` (model space, `N x 2` flattened) and `point_labels` (`N`).
-    ///
-    /// Points come first, then the box corners (labels 2 and 3); without a box a padding point
-    /// `(0, 0)` with label -1 is appended, as SAM's prompt encoder does.
-    pub fn to_decoder_points(&self, embedding: &Embedding) -> (Vec<f32>, Vec<f32>) {
+    /// Decoder inputs `point_coords` (model space, `N x 2` flattened) and `point_labels` (`N`), in
+    /// the order and with the padding the decoder's `layout` asks for.
+    pub fn to_decoder_points(
+        &self,
+        embedding: &Embedding,
+        layout: PointLayout,
+    ) -> (Vec<f32>, Vec<f32>) {
         let t = &embedding.model_from_image;
         let mut coords = Vec::with_capacity(2 * (self.points.len() + 2));
         let mut labels = Vec::with_capacity(self.points.len() + 2);
+        let push_box = |coords: &mut Vec<f32>, labels: &mut Vec<f32>| {
+            if let Some([x0, y0, x1, y1]) = self.box_in_image {
+                coords.extend_from_slice(&t.apply([x0, y0]));
+                coords.extend_from_slice(&t.apply([x1, y1]));
+                labels.extend_from_slice(&[label::BOX_TOP_LEFT, label::BOX_BOTTOM_RIGHT]);
+            }
+        };
+        if layout == PointLayout::BoxThenPoints {
+            push_box(&mut coords, &mut labels);
+        }
         for p in &self.points {
             coords.extend_from_slice(&t.apply(p.point_in_image));
             labels.push(if p.positive {
@@ -137,13 +150,9 @@ impl Prompt {
                 label::BACKGROUND
             });
         }
-        match self.box_in_image {
-            Some([x0, y0, x1, y1]) => {
-                coords.extend_from_slice(&t.apply([x0, y0]));
-                coords.extend_from_slice(&t.apply([x1, y1]));
-                labels.extend_from_slice(&[label::BOX_TOP_LEFT, label::BOX_BOTTOM_RIGHT]);
-            }
-            None => {
+        if layout == PointLayout::PointsThenBox {
+            push_box(&mut coords, &mut labels);
+            if self.box_in_image.is_none() {
                 coords.extend_from_slice(&[0.0, 0.0]);
                 labels.push(label::PADDING);
             }
@@ -154,12 +163,14 @@ impl Prompt {
 
 /// The decoder's answer: `count` candidate masks as low-res logits and their predicted IoU.
 ///
-/// With the official export, index 0 is the single-mask answer and 1..=3 the multimask candidates.
+/// With the official exports, index 0 is the single-mask answer and 1..=3 the multimask candidates;
+/// `rule` says how this decoder's candidates are numbered and chosen.
 #[derive(Clone, Debug)]
 pub struct Candidates {
     /// `count x 256 x 256` logits.
     pub low_res: Vec<f32>,
     pub iou: Vec<f32>,
+    pub rule: TokenRule,
 }
 
 impl Candidates {
@@ -183,19 +194,51 @@ pub enum Multimask {
     Off,
 }
 
-/// Picks the candidate to show: SamPredictor's convention for `multimask_output`.
+/// SAM 2's `dynamic_multimask_stability_delta` and `_thresh`: the single-mask answer is kept when
+/// its area barely changes between the logit thresholds `-delta` and `+delta`.
+const STABILITY_DELTA: f32 = 0.05;
+const STABILITY_THRESHOLD: f32 = 0.98;
+
+/// SAM 2's stability score of one candidate's low-res logits: the area above `+delta` over the area
+/// above `-delta` (1 when both are empty).
+pub fn stability_score(logits: &[f32]) -> f32 {
+    let inner = logits.iter().filter(|&&v| v > STABILITY_DELTA).count();
+    let outer = logits.iter().filter(|&&v| v > -STABILITY_DELTA).count();
+    if outer == 0 {
+        1.0
+    } else {
+        inner as f32 / outer as f32
+    }
+}
+
+/// Picks the candidate to show: the official predictors' convention for `multimask_output`
+/// (multimask for one click without a box or a previous mask), by the decoder's token rule.
 pub fn select_candidate(candidates: &Candidates, mode: Multimask, prompt: &Prompt) -> usize {
     let multimask = match mode {
         Multimask::Auto => prompt.is_single_point() && prompt.mask_input.is_none(),
         Multimask::On => true,
         Multimask::Off => false,
     };
-    if !multimask || candidates.count() < 2 {
+    let best_from = |first: usize| {
+        (first..candidates.count())
+            .max_by(|&a, &b| candidates.iou[a].total_cmp(&candidates.iou[b]))
+            .unwrap_or(0)
+    };
+    if candidates.count() < 2 {
         return 0;
     }
-    (1..candidates.count())
-        .max_by(|&a, &b| candidates.iou[a].total_cmp(&candidates.iou[b]))
-        .unwrap_or(0)
+    match candidates.rule {
+        TokenRule::MultimaskOnly => best_from(0),
+        _ if multimask => best_from(1),
+        TokenRule::SingleFirst => 0,
+        TokenRule::SingleFirstIfStable => {
+            if stability_score(candidates.logits(0)) >= STABILITY_THRESHOLD {
+                0
+            } else {
+                best_from(1)
+            }
+        }
+    }
 }
 
 impl SamModel {
@@ -207,9 +250,9 @@ impl SamModel {
     ) -> Result<Candidates, SamError> {
         let (w, h) = embedding.model_from_image.image_size;
         prompt.validate(w, h)?;
-        let (coords, labels) = prompt.to_decoder_points(embedding);
+        let io = &self.interface.decoder;
+        let (coords, labels) = prompt.to_decoder_points(embedding, io.points);
         let n = labels.len() as i64;
-        let [c, eh, ew] = embedding.shape;
         let mask_input_zeros;
         let (mask_input, has_mask): (&[f32], f32) = match &prompt.mask_input {
             Some(m) => (m.as_slice(), 1.0),
@@ -219,19 +262,24 @@ impl SamModel {
             }
         };
         let has_mask = [has_mask];
-        // The app upscales `low_res_masks` itself, but ONNX Runtime runs the whole graph, `masks` output
-        // included: upsample to 1024x1024, crop, then resize to `orig_im_size`. Asking for a 1x1 `masks`
-        // makes that last resize free (nothing else in the graph reads `orig_im_size`).
+        // The app upscales the low-res logits itself, but ONNX Runtime runs the whole graph, SAM 1's
+        // `masks` output included: upsample to 1024x1024, crop, then resize to `orig_im_size`. Asking
+        // for a 1x1 `masks` makes that last resize free (nothing else in the graph reads it).
         let orig_im_size = [1.0f32, 1.0];
 
-        let io = self.decoder_io.clone();
         let mut inputs = ort::inputs![
-            io.image_embeddings.as_str() => TensorRef::from_array_view(([1, c, eh, ew], embedding.data.as_slice()))?,
             io.point_coords.as_str() => TensorRef::from_array_view(([1, n, 2], coords.as_slice()))?,
             io.point_labels.as_str() => TensorRef::from_array_view(([1, n], labels.as_slice()))?,
             io.mask_input.as_str() => TensorRef::from_array_view(([1, 1, LOW_RES, LOW_RES], mask_input))?,
             io.has_mask_input.as_str() => TensorRef::from_array_view(([1], &has_mask[..]))?,
         ];
+        for (tensor, io) in embedding.tensors.iter().zip(&self.interface.embedding) {
+            let [c, th, tw] = tensor.shape;
+            inputs.push((
+                io.decoder_input.clone().into(),
+                TensorRef::from_array_view(([1, c, th, tw], tensor.data.as_slice()))?.into(),
+            ));
+        }
         if let Some(name) = &io.orig_im_size {
             inputs.push((
                 name.clone().into(),
@@ -259,9 +307,16 @@ impl SamModel {
                 shape: dims,
             });
         }
+        let mut low_res = low_res.to_vec();
+        if io.clamp_logits {
+            for v in &mut low_res {
+                *v = v.clamp(-32.0, 32.0);
+            }
+        }
         Ok(Candidates {
-            low_res: low_res.to_vec(),
+            low_res,
             iou: iou.to_vec(),
+            rule: io.rule_for(dims[1]),
         })
     }
 }
@@ -273,8 +328,7 @@ mod tests {
 
     fn embedding(width: u32, height: u32) -> Embedding {
         Embedding {
-            data: Vec::new(),
-            shape: [256, 64, 64],
+            tensors: Vec::new(),
             model_from_image: ModelFromImage::new(width, height, 1024),
         }
     }
@@ -292,7 +346,8 @@ mod tests {
             points: vec![point(100.0, 50.0, true), point(10.0, 20.0, false)],
             ..Default::default()
         };
-        let (coords, labels) = prompt.to_decoder_points(&embedding(512, 256));
+        let (coords, labels) =
+            prompt.to_decoder_points(&embedding(512, 256), PointLayout::PointsThenBox);
         assert_eq!(labels, vec![1.0, 0.0, -1.0]);
         assert_eq!(coords, vec![200.0, 100.0, 20.0, 40.0, 0.0, 0.0]);
     }
@@ -304,9 +359,32 @@ mod tests {
             box_in_image: Some([10.0, 20.0, 300.0, 200.0]),
             mask_input: None,
         };
-        let (coords, labels) = prompt.to_decoder_points(&embedding(512, 256));
+        let (coords, labels) =
+            prompt.to_decoder_points(&embedding(512, 256), PointLayout::PointsThenBox);
         assert_eq!(labels, vec![1.0, 2.0, 3.0]);
         assert_eq!(coords, vec![200.0, 100.0, 20.0, 40.0, 600.0, 400.0]);
+    }
+
+    #[test]
+    fn sam2_puts_the_box_first_stretches_and_leaves_padding_to_the_graph() {
+        let prompt = Prompt {
+            points: vec![point(100.0, 50.0, true)],
+            box_in_image: Some([10.0, 20.0, 300.0, 200.0]),
+            mask_input: None,
+        };
+        let stretched = Embedding {
+            tensors: Vec::new(),
+            model_from_image: ModelFromImage::stretched(512, 256, 1024),
+        };
+        let (coords, labels) = prompt.to_decoder_points(&stretched, PointLayout::BoxThenPoints);
+        assert_eq!(labels, vec![2.0, 3.0, 1.0]);
+        assert_eq!(coords, vec![20.0, 80.0, 600.0, 800.0, 200.0, 200.0]);
+        let clicks = Prompt {
+            box_in_image: None,
+            ..prompt
+        };
+        let (_, labels) = clicks.to_decoder_points(&stretched, PointLayout::BoxThenPoints);
+        assert_eq!(labels, vec![1.0]);
     }
 
     #[test]
@@ -354,6 +432,7 @@ mod tests {
         let candidates = Candidates {
             low_res: vec![0.0; 4 * LOW_RES * LOW_RES],
             iou: vec![0.9, 0.2, 0.7, 0.5],
+            rule: TokenRule::SingleFirst,
         };
         let one_point = Prompt {
             points: vec![point(1.0, 1.0, true)],
@@ -378,7 +457,36 @@ mod tests {
         let single = Candidates {
             low_res: vec![0.0; LOW_RES * LOW_RES],
             iou: vec![0.3],
+            rule: TokenRule::SingleFirst,
         };
         assert_eq!(select_candidate(&single, Multimask::On, &one_point), 0);
+    }
+
+    #[test]
+    fn sam2_keeps_the_single_mask_only_when_stable() {
+        let plane = LOW_RES * LOW_RES;
+        // Token 0: logits far from 0 (stable); the others arbitrary.
+        let mut low_res = vec![5.0; 4 * plane];
+        low_res[..plane / 2].fill(-5.0);
+        let mut candidates = Candidates {
+            low_res,
+            iou: vec![0.1, 0.2, 0.7, 0.5],
+            rule: TokenRule::SingleFirstIfStable,
+        };
+        let two_points = Prompt {
+            points: vec![point(1.0, 1.0, true), point(2.0, 2.0, false)],
+            ..Default::default()
+        };
+        assert_eq!(stability_score(candidates.logits(0)), 1.0);
+        assert_eq!(select_candidate(&candidates, Multimask::Auto, &two_points), 0);
+        // Half of token 0 sits between -0.05 and +0.05: unstable, so the best of 1..=3.
+        candidates.low_res[..plane / 2].fill(0.0);
+        assert!(stability_score(candidates.logits(0)) < 0.98);
+        assert_eq!(select_candidate(&candidates, Multimask::Auto, &two_points), 2);
+        // samexporter's three multimask tokens: always the best.
+        candidates.rule = TokenRule::MultimaskOnly;
+        candidates.iou = vec![0.1, 0.9, 0.3];
+        candidates.low_res.truncate(3 * plane);
+        assert_eq!(select_candidate(&candidates, Multimask::Off, &two_points), 1);
     }
 }

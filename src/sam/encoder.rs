@@ -8,16 +8,35 @@ use ort::session::RunOptions;
 use ort::value::TensorRef;
 
 use super::SamError;
-use super::model::{EncoderInput, SamModel};
+use super::family::EncoderInput;
+use super::model::SamModel;
 use super::preprocess::ModelFromImage;
 
 /// The encoder's output for one image, with the transform that produced it.
 #[derive(Clone, Debug)]
 pub struct Embedding {
-    /// `C x H x W` floats (`256 x 64 x 64` for SAM), batch dimension dropped.
-    pub data: Vec<f32>,
-    pub shape: [usize; 3],
+    /// The encoder outputs the decoder reads, in the order of the model's
+    /// [`Interface::embedding`](super::family::Interface::embedding): SAM 1's `256 x 64 x 64`
+    /// embedding; SAM 2's two high-resolution feature maps and its embedding.
+    pub tensors: Vec<Tensor>,
     pub model_from_image: ModelFromImage,
+}
+
+/// One tensor of an embedding: `C x H x W` floats, batch dimension dropped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    pub shape: [usize; 3],
+    pub data: Vec<f32>,
+}
+
+impl Embedding {
+    /// Bytes the embedding takes in memory.
+    pub fn bytes(&self) -> usize {
+        self.tensors
+            .iter()
+            .map(|t| t.data.len() * size_of::<f32>())
+            .sum()
+    }
 }
 
 /// Time spent in each stage of one encode.
@@ -67,6 +86,17 @@ impl CancelToken {
 }
 
 impl SamModel {
+    /// How this model fits a `width x height` image into its input.
+    pub fn model_from_image(&self, width: u32, height: u32) -> ModelFromImage {
+        let target = self.config.input_size;
+        match self.interface.encoder_input {
+            EncoderInput::Stretched { .. } => ModelFromImage::stretched(width, height, target),
+            EncoderInput::Nchw { .. } | EncoderInput::HwcInGraph { .. } => {
+                ModelFromImage::new(width, height, target)
+            }
+        }
+    }
+
     /// Runs the encoder on an RGB image in image space.
     pub fn encode(&mut self, image: &RgbImage) -> Result<(Embedding, EncodeTimings), SamError> {
         self.encode_with(image, None)
@@ -86,31 +116,31 @@ impl SamModel {
         }
         let target = self.config.input_size;
         let start = Instant::now();
-        let model_from_image = ModelFromImage::new(image.width(), image.height(), target);
-        let (rw, rh) = model_from_image.resized_size;
-        let (input, shape): (&[f32], Vec<i64>) = match &self.encoder_input {
+        let interface = &self.interface;
+        let norm = interface.normalization;
+        let (w, h) = image.dimensions();
+        let model_from_image = self.model_from_image(w, h);
+        let (input, shape): (&[f32], _) = match &interface.encoder_input {
             EncoderInput::Nchw { .. } => (
-                self.preprocessor.nchw(
-                    image,
-                    target,
-                    self.config.pixel_mean,
-                    self.config.pixel_std,
-                ),
+                self.preprocessor.nchw(image, target, norm.mean, norm.std),
                 vec![1, 3, i64::from(target), i64::from(target)],
             ),
-            EncoderInput::HwcInGraph { .. } => (
-                self.preprocessor.hwc(image, target),
-                vec![i64::from(rh), i64::from(rw), 3],
+            EncoderInput::HwcInGraph { .. } => {
+                let (rw, rh) = model_from_image.resized_size;
+                let input = self.preprocessor.hwc(image, target);
+                (input, vec![i64::from(rh), i64::from(rw), 3])
+            }
+            EncoderInput::Stretched { .. } => (
+                self.preprocessor
+                    .stretched_nchw(image, target, norm.mean, norm.std),
+                vec![1, 3, i64::from(target), i64::from(target)],
             ),
         };
         let preprocess_time = start.elapsed();
 
         let start = Instant::now();
-        let input_name = match &self.encoder_input {
-            EncoderInput::Nchw { name } | EncoderInput::HwcInGraph { name } => name.clone(),
-        };
         let tensor = TensorRef::from_array_view((shape, input))?;
-        let inputs = ort::inputs![input_name.as_str() => tensor];
+        let inputs = ort::inputs![interface.encoder_input.name() => tensor];
         let outputs = match cancel {
             Some(token) => self
                 .encoder
@@ -124,20 +154,26 @@ impl SamModel {
                 })?,
             None => self.encoder.run(inputs)?,
         };
-        let value = outputs
-            .get(&self.encoder_output)
-            .ok_or_else(|| SamError::MissingOutput(self.encoder_output.clone()))?;
-        let (out_shape, data) = value.try_extract_tensor::<f32>()?;
-        let dims: Vec<usize> = out_shape.iter().map(|&d| d.max(0) as usize).collect();
-        if dims.len() != 4 || dims[0] != 1 || dims[1..] != self.embedding_shape[..] {
-            return Err(SamError::BadOutputShape {
-                name: self.encoder_output.clone(),
-                shape: dims,
+        let mut tensors = Vec::with_capacity(interface.embedding.len());
+        for io in &interface.embedding {
+            let value = outputs
+                .get(&io.encoder_output)
+                .ok_or_else(|| SamError::MissingOutput(io.encoder_output.clone()))?;
+            let (out_shape, data) = value.try_extract_tensor::<f32>()?;
+            let dims: Vec<usize> = out_shape.iter().map(|&d| d.max(0) as usize).collect();
+            if dims.len() != 4 || dims[0] != 1 || dims[1..] != io.shape[..] {
+                return Err(SamError::BadOutputShape {
+                    name: io.encoder_output.clone(),
+                    shape: dims,
+                });
+            }
+            tensors.push(Tensor {
+                shape: io.shape,
+                data: data.to_vec(),
             });
         }
         let embedding = Embedding {
-            data: data.to_vec(),
-            shape: self.embedding_shape,
+            tensors,
             model_from_image,
         };
         let timings = EncodeTimings {

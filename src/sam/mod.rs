@@ -4,6 +4,8 @@
 pub mod cache;
 pub mod decoder;
 pub mod encoder;
+mod interpolate;
+pub mod family;
 pub mod hub;
 pub mod model;
 pub mod postprocess;

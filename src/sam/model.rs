@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use ort::session::Session;
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
-use ort::value::ValueType;
 use serde::Deserialize;
 
-use super::preprocess::{PIXEL_MEAN, PIXEL_STD, Preprocessor};
+use super::family::{self, Family, Interface};
+use super::preprocess::Preprocessor;
 use super::runtime::{self, Device, Provider, Runtime, RuntimeError};
 
 /// Typed failures of loading a model.
@@ -30,7 +30,7 @@ pub enum ModelError {
     #[error("{} could not be loaded by ONNX Runtime: {reason}", .path.display())]
     Load { path: PathBuf, reason: String },
 
-    #[error("{} is not a SAM {part}: {mismatch}", .path.display())]
+    #[error("{} is not a {part}: {mismatch}", .path.display())]
     Interface {
         path: PathBuf,
         part: &'static str,
@@ -44,6 +44,9 @@ pub enum ModelError {
 pub struct ModelConfig {
     #[serde(default)]
     pub name: Option<String>,
+    /// `"sam1"` or `"sam2"`; detected from the decoder's inputs when absent.
+    #[serde(default)]
+    pub family: Option<Family>,
     #[serde(default = "default_encoder")]
     pub encoder: String,
     #[serde(default = "default_decoder")]
@@ -51,10 +54,12 @@ pub struct ModelConfig {
     /// Side of the square encoder input.
     #[serde(default = "default_input_size")]
     pub input_size: u32,
-    #[serde(default = "default_mean")]
-    pub pixel_mean: [f32; 3],
-    #[serde(default = "default_std")]
-    pub pixel_std: [f32; 3],
+    /// The normalization's mean and std, in the units of the family's preprocessing (0..255 for
+    /// SAM 1, 0..1 for SAM 2); the family's own when absent.
+    #[serde(default)]
+    pub pixel_mean: Option<[f32; 3]>,
+    #[serde(default)]
+    pub pixel_std: Option<[f32; 3]>,
     /// Whether the encoder graph normalizes and pads itself (samexporter's `--use-preprocess`).
     /// Detected from the encoder's input when absent.
     #[serde(default)]
@@ -70,22 +75,17 @@ fn default_decoder() -> String {
 fn default_input_size() -> u32 {
     1024
 }
-fn default_mean() -> [f32; 3] {
-    PIXEL_MEAN
-}
-fn default_std() -> [f32; 3] {
-    PIXEL_STD
-}
 
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {
             name: None,
+            family: None,
             encoder: default_encoder(),
             decoder: default_decoder(),
             input_size: default_input_size(),
-            pixel_mean: PIXEL_MEAN,
-            pixel_std: PIXEL_STD,
+            pixel_mean: None,
+            pixel_std: None,
             preprocess_in_graph: None,
         }
     }
@@ -121,7 +121,10 @@ impl ModelConfig {
                 ),
             });
         }
-        if config.pixel_std.iter().any(|s| !s.is_finite() || *s == 0.0) {
+        if config
+            .pixel_std
+            .is_some_and(|std| std.iter().any(|s| !s.is_finite() || *s == 0.0))
+        {
             return Err(ModelError::BadConfig {
                 path,
                 reason: "pixel_std must be finite and non-zero".into(),
@@ -129,28 +132,6 @@ impl ModelConfig {
         }
         Ok(config)
     }
-}
-
-/// How the encoder wants its input.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EncoderInput {
-    /// `[1, 3, S, S]`, normalized and zero-padded by the app.
-    Nchw { name: String },
-    /// `[H, W, 3]` floats in 0..255, resized by the app; the graph normalizes and pads.
-    HwcInGraph { name: String },
-}
-
-/// Input and output names of the SAM decoder, as found in the graph.
-#[derive(Clone, Debug)]
-pub struct DecoderIo {
-    pub image_embeddings: String,
-    pub point_coords: String,
-    pub point_labels: String,
-    pub mask_input: String,
-    pub has_mask_input: String,
-    pub orig_im_size: Option<String>,
-    pub iou_predictions: String,
-    pub low_res_masks: String,
 }
 
 /// Session options the caller can tune.
@@ -170,11 +151,8 @@ pub struct SamModel {
     pub config: ModelConfig,
     pub encoder: Session,
     pub decoder: Session,
-    pub encoder_input: EncoderInput,
-    pub encoder_output: String,
-    /// `[C, H, W]` of the embedding.
-    pub embedding_shape: [usize; 3],
-    pub decoder_io: DecoderIo,
+    /// What the graphs take and give: the family's facts.
+    pub interface: Interface,
     pub provider: Provider,
     /// Why a requested provider is not used, in words for the user.
     pub notices: Vec<String>,
@@ -231,9 +209,11 @@ impl SamModel {
         let (decoder, _) =
             open_session(runtime, &decoder_path, device, decoder_pool, &mut notices)?;
 
-        let (encoder_input, encoder_output, embedding_shape) =
-            inspect_encoder(&encoder, &encoder_path, &config)?;
-        let decoder_io = inspect_decoder(&decoder, &decoder_path, embedding_shape)?;
+        let interface = family::inspect(
+            (&encoder, &encoder_path),
+            (&decoder, &decoder_path),
+            &config,
+        )?;
         let name = config.name.clone().unwrap_or_else(|| {
             dir.file_name().map_or_else(
                 || dir.display().to_string(),
@@ -246,10 +226,7 @@ impl SamModel {
             config,
             encoder,
             decoder,
-            encoder_input,
-            encoder_output,
-            embedding_shape,
-            decoder_io,
+            interface,
             provider,
             notices,
             preprocessor: Preprocessor::default(),
@@ -323,201 +300,6 @@ fn open_session(
     Ok((session, Provider::Cpu))
 }
 
-fn tensor_shape(dtype: &ValueType) -> Option<Vec<i64>> {
-    dtype.tensor_shape().map(|s| s.iter().copied().collect())
-}
-
-fn dims_match(actual: &[i64], expected: &[i64]) -> bool {
-    actual.len() == expected.len()
-        && actual
-            .iter()
-            .zip(expected)
-            .all(|(&a, &e)| a < 0 || e < 0 || a == e)
-}
-
-fn fmt_shape(shape: &[i64]) -> String {
-    let dims: Vec<String> = shape
-        .iter()
-        .map(|&d| if d < 0 { "?".into() } else { d.to_string() })
-        .collect();
-    format!("[{}]", dims.join(", "))
-}
-
-fn inspect_encoder(
-    session: &Session,
-    path: &Path,
-    config: &ModelConfig,
-) -> Result<(EncoderInput, String, [usize; 3]), ModelError> {
-    let mismatch = |m: String| ModelError::Interface {
-        path: path.to_path_buf(),
-        part: "image encoder",
-        mismatch: m,
-    };
-    let inputs = session.inputs();
-    if inputs.len() != 1 {
-        return Err(mismatch(format!(
-            "expected one image input, found {} ({})",
-            inputs.len(),
-            inputs
-                .iter()
-                .map(|i| i.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    let input = &inputs[0];
-    let shape = tensor_shape(input.dtype())
-        .ok_or_else(|| mismatch(format!("input `{}` is not a tensor", input.name())))?;
-    let s = i64::from(config.input_size);
-    let in_graph = match config.preprocess_in_graph {
-        Some(v) => v,
-        None => shape.len() == 3,
-    };
-    let encoder_input = if in_graph {
-        if !dims_match(&shape, &[-1, -1, 3]) {
-            return Err(mismatch(format!(
-                "input `{}` has shape {}, expected [H, W, 3] for an encoder that preprocesses in the graph",
-                input.name(),
-                fmt_shape(&shape)
-            )));
-        }
-        EncoderInput::HwcInGraph {
-            name: input.name().to_string(),
-        }
-    } else {
-        if !dims_match(&shape, &[1, 3, s, s]) {
-            return Err(mismatch(format!(
-                "input `{}` has shape {}, expected [1, 3, {s}, {s}] or [H, W, 3]",
-                input.name(),
-                fmt_shape(&shape)
-            )));
-        }
-        EncoderInput::Nchw {
-            name: input.name().to_string(),
-        }
-    };
-
-    let outputs = session.outputs();
-    let output = outputs
-        .iter()
-        .find(|o| o.name() == "image_embeddings")
-        .or_else(|| {
-            outputs.iter().find(|o| {
-                tensor_shape(o.dtype())
-                    .is_some_and(|sh| sh.len() == 4 && (sh[1] == 256 || sh[1] < 0))
-            })
-        })
-        .ok_or_else(|| {
-            mismatch(format!(
-                "no `image_embeddings` output of shape [1, 256, 64, 64] (outputs: {})",
-                outputs
-                    .iter()
-                    .map(|o| o.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?;
-    let out_shape = tensor_shape(output.dtype()).unwrap_or_default();
-    if out_shape.len() != 4 {
-        return Err(mismatch(format!(
-            "output `{}` has shape {}, expected [1, C, H, W]",
-            output.name(),
-            fmt_shape(&out_shape)
-        )));
-    }
-    let grid = (config.input_size / 16) as usize;
-    let dim = |d: i64, default: usize| if d > 0 { d as usize } else { default };
-    let embedding_shape = [
-        dim(out_shape[1], 256),
-        dim(out_shape[2], grid),
-        dim(out_shape[3], grid),
-    ];
-    Ok((encoder_input, output.name().to_string(), embedding_shape))
-}
-
-fn inspect_decoder(
-    session: &Session,
-    path: &Path,
-    embedding_shape: [usize; 3],
-) -> Result<DecoderIo, ModelError> {
-    let mismatch = |m: String| ModelError::Interface {
-        path: path.to_path_buf(),
-        part: "mask decoder",
-        mismatch: m,
-    };
-    let input_names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
-    let output_names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
-    let need_input = |name: &str| -> Result<String, ModelError> {
-        input_names
-            .contains(&name)
-            .then(|| name.to_string())
-            .ok_or_else(|| {
-                mismatch(format!(
-                    "missing input `{name}` (inputs: {})",
-                    input_names.join(", ")
-                ))
-            })
-    };
-    let need_output = |name: &str| -> Result<String, ModelError> {
-        output_names
-            .contains(&name)
-            .then(|| name.to_string())
-            .ok_or_else(|| {
-                mismatch(format!(
-                    "missing output `{name}` (outputs: {})",
-                    output_names.join(", ")
-                ))
-            })
-    };
-    let io = DecoderIo {
-        image_embeddings: need_input("image_embeddings")?,
-        point_coords: need_input("point_coords")?,
-        point_labels: need_input("point_labels")?,
-        mask_input: need_input("mask_input")?,
-        has_mask_input: need_input("has_mask_input")?,
-        orig_im_size: input_names
-            .contains(&"orig_im_size")
-            .then(|| "orig_im_size".to_string()),
-        iou_predictions: need_output("iou_predictions")?,
-        low_res_masks: need_output("low_res_masks")?,
-    };
-    if let Some(input) = session
-        .inputs()
-        .iter()
-        .find(|i| i.name() == io.image_embeddings)
-    {
-        let shape = tensor_shape(input.dtype()).unwrap_or_default();
-        let expected = [
-            1,
-            embedding_shape[0] as i64,
-            embedding_shape[1] as i64,
-            embedding_shape[2] as i64,
-        ];
-        if !dims_match(&shape, &expected) {
-            return Err(mismatch(format!(
-                "input `image_embeddings` has shape {}, but the encoder produces {}: encoder and decoder do \
-                 not belong together",
-                fmt_shape(&shape),
-                fmt_shape(&expected)
-            )));
-        }
-    }
-    if let Some(input) = session
-        .inputs()
-        .iter()
-        .find(|i| i.name() == io.point_coords)
-    {
-        let shape = tensor_shape(input.dtype()).unwrap_or_default();
-        if !dims_match(&shape, &[1, -1, 2]) {
-            return Err(mismatch(format!(
-                "input `point_coords` has shape {}, expected [1, N, 2]",
-                fmt_shape(&shape)
-            )));
-        }
-    }
-    Ok(io)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,12 +329,5 @@ mod tests {
             "{err}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn shapes_with_dynamic_dims_match() {
-        assert!(dims_match(&[1, 3, -1, -1], &[1, 3, 1024, 1024]));
-        assert!(!dims_match(&[1, 3, 512, 512], &[1, 3, 1024, 1024]));
-        assert!(!dims_match(&[3, 1024, 1024], &[1, 3, 1024, 1024]));
     }
 }

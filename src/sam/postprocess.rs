@@ -1,11 +1,14 @@
-//! Low-res logits (`256 x 256`) → full-resolution `Mask`, exactly as `SamPredictor` postprocesses:
-//! bilinear (align_corners = false) to the padded model size, crop the padding, bilinear to the
-//! image size, threshold at 0.
+//! Low-res logits (`256 x 256`) → full-resolution `Mask`, exactly as the official predictors
+//! postprocess: for SAM 1 bilinear (align_corners = false) to the padded model size, crop the
+//! padding, bilinear to the image size; for SAM 2 (the image was stretched, nothing to crop)
+//! bilinear straight to the image size; threshold at 0.
+
+use std::borrow::Cow;
 
 use crate::annotate::mask::Mask;
 
 use super::decoder::LOW_RES;
-use super::preprocess::ModelFromImage;
+use super::preprocess::{Fit, ModelFromImage};
 
 /// Logits above this are inside the mask.
 pub const MASK_THRESHOLD: f32 = 0.0;
@@ -117,38 +120,44 @@ fn resize_with_axes(
     }
 }
 
-/// The candidate's logits at the padded model input's resolution, cropped to the part the image
-/// covers (`resized_size`, row-major): SamPredictor's first upscaling step.
-fn cropped_logits(logits_256: &[f32], model_from_image: &ModelFromImage) -> Vec<f32> {
-    let target = model_from_image.target as usize;
-    let (rw, rh) = model_from_image.resized_size;
-    let (rw, rh) = (rw as usize, rh as usize);
-    let mut cropped = Vec::with_capacity(rw * rh);
-    resize_bilinear(
-        logits_256,
-        LOW_RES,
-        (LOW_RES, LOW_RES),
-        (target, target),
-        (rw, rh),
-        |_, row| cropped.extend_from_slice(row),
-    );
-    cropped
+/// The logits over exactly the image, and their size: what the last bilinear step resizes to the
+/// image (or preview) size. SAM 1: the logits at the padded model input's resolution, cropped to the
+/// part the image covers (`resized_size`; only that part is computed); SAM 2: the logits themselves.
+fn image_logits<'a>(
+    logits_256: &'a [f32],
+    model_from_image: &ModelFromImage,
+) -> (Cow<'a, [f32]>, (usize, usize)) {
+    match model_from_image.fit {
+        Fit::Stretch => (Cow::Borrowed(logits_256), (LOW_RES, LOW_RES)),
+        Fit::LongestSide => {
+            let target = model_from_image.target as usize;
+            let (rw, rh) = model_from_image.resized_size;
+            let (rw, rh) = (rw as usize, rh as usize);
+            let mut cropped = Vec::with_capacity(rw * rh);
+            resize_bilinear(
+                logits_256,
+                LOW_RES,
+                (LOW_RES, LOW_RES),
+                (target, target),
+                (rw, rh),
+                |_, row| cropped.extend_from_slice(row),
+            );
+            (Cow::Owned(cropped), (rw, rh))
+        }
+    }
 }
 
 /// Upscales one candidate's logits to `out_w x out_h` covering the whole image, row by row into `sink`.
-/// At the image's own size this is exactly `SamPredictor.postprocess_masks`: bilinear to the padded model
-/// input (only the part the image covers is computed), crop, bilinear to the output size.
+/// At the image's own size this is exactly the official predictor's `postprocess_masks`.
 fn upscale(
     logits_256: &[f32],
     model_from_image: &ModelFromImage,
     (out_w, out_h): (u32, u32),
     sink: impl FnMut(usize, &[f32]),
 ) {
-    let (rw, rh) = model_from_image.resized_size;
-    let (rw, rh) = (rw as usize, rh as usize);
-    let cropped = cropped_logits(logits_256, model_from_image);
+    let (plane, (w, h)) = image_logits(logits_256, model_from_image);
     let out = (out_w as usize, out_h as usize);
-    resize_bilinear(&cropped, rw, (rw, rh), out, out, sink);
+    resize_bilinear(&plane, w, (w, h), out, out, sink);
 }
 
 /// Longest side of a click preview: sharp on any screen, cheap to upscale and upload per click. The
@@ -206,7 +215,7 @@ pub fn mask_region(
     out_h: u32,
 ) -> Mask {
     let (iw, ih) = model_from_image.image_size;
-    let (rw, rh) = model_from_image.resized_size;
+    let (plane, (rw, rh)) = image_logits(logits_256, model_from_image);
     let pick = |lo: f32, hi: f32, n: u32, len: u32| -> Vec<usize> {
         let step = (hi - lo) / n.max(1) as f32;
         (0..n)
@@ -216,11 +225,10 @@ pub fn mask_region(
             .collect()
     };
     let [x0, y0, x1, y1] = region_in_image;
-    let xs = Axis::new(rw as usize, iw as usize).select(&pick(x0, x1, out_w, iw));
-    let ys = Axis::new(rh as usize, ih as usize).select(&pick(y0, y1, out_h, ih));
-    let cropped = cropped_logits(logits_256, model_from_image);
+    let xs = Axis::new(rw, iw as usize).select(&pick(x0, x1, out_w, iw));
+    let ys = Axis::new(rh, ih as usize).select(&pick(y0, y1, out_h, ih));
     thresholded(out_w, out_h, |sink| {
-        resize_with_axes(&cropped, rw as usize, rw as usize, &xs, &ys, sink)
+        resize_with_axes(&plane, rw, rw, &xs, &ys, sink)
     })
 }
 

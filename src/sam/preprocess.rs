@@ -6,7 +6,7 @@
 
 use image::RgbImage;
 
-use super::resample;
+use super::{interpolate, resample};
 
 /// What the encoder's input is made with; part of the embedding cache's key. Change it whenever the
 /// bytes this module produces change, so that cached embeddings made the old way are not reused.
@@ -16,37 +16,70 @@ pub const VERSION: &str = "pillow13-bilinear";
 pub const PIXEL_MEAN: [f32; 3] = [123.675, 116.28, 103.53];
 pub const PIXEL_STD: [f32; 3] = [58.395, 57.12, 57.375];
 
-/// Image space → model space: SAM's `ResizeLongestSide`.
-///
-/// The image is scaled by `target / max(w, h)` and each side rounded with `floor(x * scale + 0.5)`;
-/// the model input is then padded at the bottom/right to `target x target`.
+/// How an image is fitted into the square model input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fit {
+    /// SAM 1's `ResizeLongestSide`: scaled by `target / max(w, h)`, each side rounded with
+    /// `floor(x * scale + 0.5)`, then zero-padded at the bottom/right to `target x target`.
+    LongestSide,
+    /// SAM 2's `SAM2Transforms`: stretched to `target x target`, aspect ratio not kept.
+    Stretch,
+}
+
+/// Image space → model space.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ModelFromImage {
     /// Size of the image, `(width, height)` in image pixels.
     pub image_size: (u32, u32),
-    /// Size of the resized image inside the padded model input, `(width, height)`.
+    /// Size of the resized image inside the model input, `(width, height)`.
     pub resized_size: (u32, u32),
     /// Side of the square model input (1024 for SAM).
     pub target: u32,
+    pub fit: Fit,
 }
 
 impl ModelFromImage {
+    /// SAM 1's transform ([`Fit::LongestSide`]).
     pub fn new(image_width: u32, image_height: u32, target: u32) -> Self {
         Self {
             image_size: (image_width, image_height),
             resized_size: resized_size(image_width, image_height, target),
             target,
+            fit: Fit::LongestSide,
         }
     }
 
-    /// Maps a point in image pixels to model-space pixels, per axis like `apply_coords`.
+    /// SAM 2's transform ([`Fit::Stretch`]).
+    pub fn stretched(image_width: u32, image_height: u32, target: u32) -> Self {
+        Self {
+            image_size: (image_width, image_height),
+            resized_size: (target, target),
+            target,
+            fit: Fit::Stretch,
+        }
+    }
+
+    /// Maps a point in image pixels to model-space pixels, per axis, with the official code's
+    /// arithmetic: `apply_coords` (SAM 1) or `transform_coords` (SAM 2: `x / w * 1024` in f32).
     pub fn apply(&self, point_in_image: [f32; 2]) -> [f32; 2] {
-        let sx = f64::from(self.resized_size.0) / f64::from(self.image_size.0);
-        let sy = f64::from(self.resized_size.1) / f64::from(self.image_size.1);
-        [
-            (f64::from(point_in_image[0]) * sx) as f32,
-            (f64::from(point_in_image[1]) * sy) as f32,
-        ]
+        let (w, h) = self.image_size;
+        match self.fit {
+            Fit::LongestSide => {
+                let sx = f64::from(self.resized_size.0) / f64::from(w);
+                let sy = f64::from(self.resized_size.1) / f64::from(h);
+                [
+                    (f64::from(point_in_image[0]) * sx) as f32,
+                    (f64::from(point_in_image[1]) * sy) as f32,
+                ]
+            }
+            Fit::Stretch => {
+                let t = self.target as f32;
+                [
+                    point_in_image[0] / w as f32 * t,
+                    point_in_image[1] / h as f32 * t,
+                ]
+            }
+        }
     }
 }
 
@@ -63,6 +96,8 @@ pub struct Preprocessor {
     scratch: Vec<resample::Scratch>,
     resized: Vec<u8>,
     input: Vec<f32>,
+    /// Per channel: the float resize's intermediate plane and one input row.
+    float_scratch: [(Vec<f32>, Vec<f32>); 3],
     threads: usize,
 }
 
@@ -72,6 +107,7 @@ impl Default for Preprocessor {
             scratch: Vec::new(),
             resized: Vec::new(),
             input: Vec::new(),
+            float_scratch: Default::default(),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
@@ -121,6 +157,40 @@ impl Preprocessor {
             self.threads,
         );
         self.input = input;
+        &self.input
+    }
+
+    /// SAM 2's `SAM2Transforms`: the `1x3xTxT` NCHW input of the image as 0..1 floats (`ToTensor`),
+    /// stretched to `T x T` with torch's antialiased bilinear (`Resize`), then `(x - mean) / std`
+    /// (`Normalize`). One thread per channel.
+    pub fn stretched_nchw(
+        &mut self,
+        image: &RgbImage,
+        target: u32,
+        mean: [f32; 3],
+        std: [f32; 3],
+    ) -> &[f32] {
+        let t = target as usize;
+        let (w, h) = (image.width() as usize, image.height() as usize);
+        let rgb = image.as_raw();
+        self.input.resize(3 * t * t, 0.0);
+        std::thread::scope(|scope| {
+            let planes = self.input.chunks_exact_mut(t * t);
+            for (c, (plane, (temp, row))) in planes.zip(&mut self.float_scratch).enumerate() {
+                scope.spawn(move || {
+                    let load = |y: usize, row: &mut [f32]| {
+                        let pixels = rgb[y * w * 3..(y + 1) * w * 3].chunks_exact(3);
+                        for (v, px) in row.iter_mut().zip(pixels) {
+                            *v = f32::from(px[c]) / 255.0;
+                        }
+                    };
+                    interpolate::resize_plane(load, (w, h), plane, (t, t), temp, row);
+                    for v in plane.iter_mut() {
+                        *v = (*v - mean[c]) / std[c];
+                    }
+                });
+            }
+        });
         &self.input
     }
 

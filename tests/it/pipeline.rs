@@ -119,7 +119,7 @@ fn a_cancelled_encode_stops_and_the_token_can_be_reused() {
     token.reset();
     let (with_token, _) = model.encode_with(&image, Some(&token)).unwrap();
     let (without, _) = model.encode(&image).unwrap();
-    assert_eq!(with_token.data, without.data);
+    assert_eq!(with_token.tensors, without.tensors);
 }
 
 fn first_image_path() -> std::path::PathBuf {

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::sam::Candidates;
+use crate::sam::family::TokenRule;
 
 const SIZE: (u32, u32) = (40, 30);
 const LOW_RES_LEN: usize = 256 * 256;
@@ -20,6 +21,7 @@ fn prediction(count: usize, index: usize) -> Prediction {
                 .map(|i| (i / LOW_RES_LEN) as f32)
                 .collect(),
             iou: (0..count).map(|i| 0.5 + i as f32 / 10.0).collect(),
+            rule: TokenRule::SingleFirst,
         },
         model_from_image: ModelFromImage::new(SIZE.0, SIZE.1, 1024),
         decoder: Duration::ZERO,
