@@ -3,7 +3,8 @@
 use super::canvas::{CanvasAction, Tool};
 use super::command::{Command, ViewChange};
 use super::prompt::{Accept, Stroke};
-use super::status::MessageLevel;
+use super::status::{MessageLevel, ModelStatus};
+use super::worker::Request;
 use super::{Applied, SamApp};
 use crate::annotate::dataset::{
     AnnotationId, Dataset, Edit, IMAGE_STATE_KEY, Segmentation, measures,
@@ -12,6 +13,7 @@ use crate::annotate::export::{self, Format};
 use crate::annotate::mask::Mask;
 use crate::annotate::rle::Rle;
 use crate::project::ProjectError;
+use crate::sam::hub::ModelSource;
 
 impl SamApp {
     /// Enter: the preview becomes an annotation of the selected category.
@@ -359,6 +361,8 @@ impl SamApp {
                 folder: Some(folder),
             } => self.export(format, &folder),
             Command::ToggleShortcuts => self.panels.shortcuts.open = !self.panels.shortcuts.open,
+            Command::ToggleModels => self.panels.models.toggle(),
+            Command::UseModel(source) => self.use_model(source),
             Command::MarkImage(state) => self.mark_image(state),
             Command::View(change) => {
                 let view = &mut self.selection.view;
@@ -513,5 +517,28 @@ fn describe(dataset: &Dataset, edit: &Edit, undo: bool) -> String {
         Edit::Batch(edits) => edits
             .first()
             .map_or_else(|| "change".to_string(), |e| describe(dataset, e, undo)),
+    }
+}
+
+impl SamApp {
+    /// Switches to another model; the worker answers `ModelReady` (then every image is encoded
+    /// again, the prompt decoded again) or `ModelSwitchFailed` (the old model stays).
+    fn use_model(&mut self, source: ModelSource) {
+        if self.status.switching_from.is_none() {
+            self.status.switching_from = Some(self.status.model.clone());
+        }
+        self.status.model = ModelStatus::Loading;
+        self.panels.models.open = false;
+        self.worker.send(Request::UseModel(source));
+    }
+
+    /// The worker uses another model now: nothing is encoded with it yet.
+    pub(super) fn model_changed(&mut self) {
+        let (current, prefetch) = self.images.model_changed();
+        self.prompt.model_changed();
+        if let Some((path, image)) = current {
+            self.worker.send(Request::Encode(path, image));
+        }
+        self.worker.send(Request::Prefetch(prefetch));
     }
 }

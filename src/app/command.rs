@@ -8,6 +8,7 @@ use egui::{Key, Modifiers};
 use super::canvas::{CanvasAction, Tool};
 use crate::annotate::dataset::{AnnotationId, CategoryId, Edit};
 use crate::annotate::export::Format;
+use crate::sam::hub::ModelSource;
 
 /// What an Open dialog opens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +51,10 @@ pub enum Command {
     },
     /// F1 or ?: show or hide the list of every key.
     ToggleShortcuts,
+    /// Model > Choose model...: show or hide the model picker.
+    ToggleModels,
+    /// Use this model from now on (the picker); the current image's prompt is kept.
+    UseModel(ModelSource),
     /// Ctrl+D / Ctrl+E: mark the image "done" / "no objects" (again: unmark).
     MarkImage(&'static str),
     View(ViewChange),

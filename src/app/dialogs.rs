@@ -1,4 +1,4 @@
-//! The window's dialogs: open, export, quit with unaccepted masks, the shortcut list. Each is a panel
+//! The window's dialogs: open, export, the model picker, quit with unaccepted masks, the shortcut list. Each is a panel
 //! struct like the others: it holds whether it is open and what is typed, and returns commands. A path
 //! is typed, picked in the in-window browser (which always works), or chosen with the system's file
 //! dialog where a desktop portal answers it.
@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 use egui::RichText;
 
 use super::command::{Command, OpenKind, SHORTCUTS};
+use super::status::ModelStatus;
 use crate::annotate::export::Format;
 use crate::imageio::IMAGE_EXTENSIONS;
+use crate::sam::family::Family;
+use crate::sam::hub::{self, Manifest, ModelSource};
 
 /// The in-window file browser: works on any desktop, also where no file-dialog portal runs.
 #[derive(Default)]
@@ -290,6 +293,124 @@ impl ShortcutsOverlay {
             if ui.button("Close (F1, Esc)").clicked() {
                 commands.push(Command::ToggleShortcuts);
             }
+        });
+        if ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
+            self.open = false;
+        }
+        commands
+    }
+}
+
+/// Model > Choose model: the known models (downloaded or not, with family and download size) and
+/// model folders on disk. Choosing one switches the model without a restart; the prompt on the
+/// current image is kept and decoded again with the new model.
+#[derive(Default)]
+pub struct ModelPicker {
+    pub open: bool,
+    /// The model folder typed or picked.
+    folder: String,
+    browser: Browser,
+    /// The known models as they were when the picker opened.
+    known: Vec<KnownModel>,
+}
+
+struct KnownModel {
+    name: String,
+    description: String,
+    family: Family,
+    download_mb: f64,
+    downloaded: bool,
+}
+
+impl ModelPicker {
+    /// Opens the picker (reading which known models are downloaded), or closes it.
+    pub fn toggle(&mut self) {
+        self.open = !self.open;
+        if !self.open {
+            return;
+        }
+        self.known = Manifest::builtin()
+            .map(|manifest| {
+                manifest
+                    .models
+                    .into_iter()
+                    .map(|m| KnownModel {
+                        downloaded: hub::is_downloaded(&m.name),
+                        download_mb: m.archive.size as f64 / 1e6,
+                        family: m.family.unwrap_or(Family::Sam1),
+                        description: m.description,
+                        name: m.name,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+
+    pub fn ui(&mut self, ctx: &egui::Context, in_use: &ModelStatus) -> Vec<Command> {
+        let mut commands = Vec::new();
+        if !self.open || self.browser.ui(ctx, &mut self.folder) {
+            return commands;
+        }
+        egui::Modal::new(egui::Id::unique("samlabel-models")).show(ctx, |ui| {
+            ui.heading("Model");
+            ui.label(match in_use {
+                ModelStatus::Ready {
+                    name,
+                    family,
+                    provider,
+                } => format!("In use: {family} {name} on {provider}."),
+                ModelStatus::Loading | ModelStatus::Downloading(..) => "Loading a model...".into(),
+                ModelStatus::Failed(reason) => format!("No model in use: {reason}"),
+            });
+            ui.label(
+                "The prompt on the current image is kept and segmented again with the new model.",
+            );
+            ui.separator();
+            egui::Grid::new("samlabel-known-models")
+                .striped(true)
+                .show(ui, |ui| {
+                    for model in &self.known {
+                        ui.label(RichText::new(&model.name).strong())
+                            .on_hover_text(&model.description);
+                        ui.label(model.family.to_string());
+                        ui.label(if model.downloaded {
+                            "downloaded".to_string()
+                        } else {
+                            format!("{:.0} MB to download", model.download_mb)
+                        });
+                        if ui.button("Use").clicked() {
+                            commands
+                                .push(Command::UseModel(ModelSource::Named(model.name.clone())));
+                        }
+                        ui.end_row();
+                    }
+                });
+            ui.separator();
+            ui.label("Or a model folder (encoder.onnx and decoder.onnx, SAM or SAM 2.1):");
+            let field = ui.add(egui::TextEdit::singleline(&mut self.folder).desired_width(420.0));
+            let typed_enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            ui.horizontal(|ui| {
+                if ui.button("Browse...").clicked() {
+                    self.browser.open(true, &self.folder);
+                }
+                if ui
+                    .button("System dialog...")
+                    .on_hover_text("needs a desktop file-dialog service (portal)")
+                    .clicked()
+                    && let Some(dir) = rfd::FileDialog::new().pick_folder()
+                {
+                    self.folder = dir.display().to_string();
+                }
+                let folder = self.folder.trim();
+                let use_folder =
+                    ui.add_enabled(!folder.is_empty(), egui::Button::new("Use folder"));
+                if (use_folder.clicked() || typed_enter) && !folder.is_empty() {
+                    commands.push(Command::UseModel(ModelSource::Dir(PathBuf::from(folder))));
+                }
+                if ui.button("Close").clicked() {
+                    commands.push(Command::ToggleModels);
+                }
+            });
         });
         if ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
             self.open = false;

@@ -30,13 +30,34 @@ impl SamApp {
                 }
                 Response::ModelReady {
                     name,
+                    family,
                     provider,
                     notices,
                 } => {
                     for notice in notices {
                         self.notify(MessageLevel::Warning, notice);
                     }
-                    self.status.model = ModelStatus::Ready { name, provider };
+                    if self.status.switching_from.take().is_some() {
+                        self.notify(
+                            MessageLevel::Info,
+                            format!("now segmenting with {family} {name}"),
+                        );
+                        self.model_changed();
+                    }
+                    self.status.model = ModelStatus::Ready {
+                        name,
+                        family,
+                        provider,
+                    };
+                }
+                Response::ModelSwitchFailed(message) => {
+                    self.notify(
+                        MessageLevel::Error,
+                        format!("cannot switch models: {message}; the model in use stays"),
+                    );
+                    if let Some(previous) = self.status.switching_from.take() {
+                        self.status.model = previous;
+                    }
                 }
                 Response::ModelFailed(message) => {
                     self.notify(MessageLevel::Error, format!("no model: {message}"));
@@ -269,6 +290,7 @@ impl SamApp {
             },
         );
         commands.extend(self.panels.shortcuts.ui(&ctx));
+        commands.extend(self.panels.models.ui(&ctx, &self.status.model));
         commands.extend(self.panels.quit.ui(&ctx));
         commands.extend(self.panels.export.ui(&ctx));
         commands.extend(self.panels.open.ui(&ctx));

@@ -142,18 +142,21 @@ impl Images {
                 item.path.display()
             ));
         }
-        let prefetch = self
-            .items
+        Ok(Selected {
+            open: item.path.clone(),
+            prefetch: self.prefetch_after(index),
+        })
+    }
+
+    /// The images to encode ahead of the user after image `index`.
+    fn prefetch_after(&self, index: usize) -> Vec<PathBuf> {
+        self.items
             .iter()
             .skip(index + 1)
             .filter(|i| !i.missing)
             .take(PREFETCH_AHEAD)
             .map(|i| i.path.clone())
-            .collect();
-        Ok(Selected {
-            open: item.path.clone(),
-            prefetch,
-        })
+            .collect()
     }
 
     /// The loader read `path`: shows it if it is still the current image.
@@ -169,6 +172,27 @@ impl Images {
         if let Some(item) = self.items.iter_mut().find(|i| i.path == path) {
             item.embed = state;
         }
+    }
+
+    /// Another model is in use: no image is encoded with it yet, and the prompts set aside on other
+    /// images forget the old model's answers. Returns the current image's path and pixels (to encode
+    /// again) and the images to prefetch.
+    pub fn model_changed(&mut self) -> (Option<(PathBuf, Arc<RgbImage>)>, Vec<PathBuf>) {
+        for item in &mut self.items {
+            item.embed = EmbedState::Waiting;
+            if let Some(prompt) = item.parked.as_mut() {
+                prompt.model_changed();
+            }
+        }
+        let current = self
+            .view
+            .as_ref()
+            .map(|v| (v.path.clone(), v.image.clone()));
+        let prefetch = self
+            .current
+            .map(|index| self.prefetch_after(index))
+            .unwrap_or_default();
+        (current, prefetch)
     }
 
     /// The current image is on screen and its embedding is ready: clicks can be decoded.

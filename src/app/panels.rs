@@ -5,7 +5,7 @@ use egui::RichText;
 
 use super::canvas::Tool;
 use super::command::{Command, IMAGE_DONE, IMAGE_EMPTY, OpenKind, ViewChange};
-use super::dialogs::{ExportDialog, OpenDialog, QuitDialog, ShortcutsOverlay};
+use super::dialogs::{ExportDialog, ModelPicker, OpenDialog, QuitDialog, ShortcutsOverlay};
 use super::images::{EmbedState, Images};
 use super::selection::ViewOptions;
 use super::side::{CategoryPanel, InstancePanel};
@@ -25,6 +25,7 @@ pub struct Panels {
     pub open: OpenDialog,
     pub quit: QuitDialog,
     pub shortcuts: ShortcutsOverlay,
+    pub models: ModelPicker,
     /// The image list and the right panel can be collapsed (View menu).
     pub show_images: bool,
     pub show_side: bool,
@@ -44,6 +45,7 @@ impl Default for Panels {
             open: OpenDialog::default(),
             quit: QuitDialog::default(),
             shortcuts: ShortcutsOverlay::default(),
+            models: ModelPicker::default(),
             show_images: true,
             show_side: true,
         }
@@ -57,6 +59,7 @@ impl Panels {
             || self.open.is_open()
             || self.quit.asking.is_some()
             || self.shortcuts.open
+            || self.models.open
     }
 }
 
@@ -158,6 +161,11 @@ impl MenuBar {
                         .changed()
                     {
                         commands.push(Command::View(ViewChange::Opacity(opacity)));
+                    }
+                });
+                ui.menu_button("Model", |ui| {
+                    if ui.button("Choose model...").clicked() {
+                        commands.push(Command::ToggleModels);
                     }
                 });
                 ui.menu_button("Help", |ui| {

@@ -356,19 +356,20 @@ impl PromptState {
         newest && !self.hover_request
     }
 
-    /// Tab (Shift+Tab: backwards): the next of the three multimask candidates of a single click.
+    /// Tab (Shift+Tab: backwards): the next of the multimask candidates (three for SAM and SAM 2.1).
     pub fn cycle_candidate(&mut self, forward: bool) {
         let Some(Preview::Prompt { predicted: p, .. }) = self.preview.as_mut() else {
             return;
         };
-        let count = p.candidates.count();
-        if count < 4 {
+        let range = p.candidates.multimask();
+        if range.len() < 2 {
             return;
         }
         p.index = match (forward, p.index) {
-            (true, i) if i >= count - 1 => 1,
+            (_, i) if !range.contains(&i) => range.start,
+            (true, i) if i + 1 >= range.end => range.start,
             (true, i) => i + 1,
-            (false, i) if i <= 1 => count - 1,
+            (false, i) if i <= range.start => range.end - 1,
             (false, i) => i - 1,
         };
         let index = p.index;
@@ -567,6 +568,23 @@ impl PromptState {
             self.render_due.push((predicted.index, false));
         }
         self.refresh_edits();
+    }
+
+    /// Another model answers from now on: the old model's answer and anything on its way are
+    /// dropped, and the points and box are decoded again once the image is encoded with the new
+    /// model. Strokes painted on the old answer stay in the history (undo takes them back) and are
+    /// painted on the new answer.
+    pub fn model_changed(&mut self) {
+        self.park();
+        self.render_due.clear();
+        if matches!(
+            self.preview,
+            Some(Preview::Prompt { .. } | Preview::Hover(_))
+        ) {
+            self.preview = None;
+        }
+        self.stale = !self.is_empty();
+        self.revision += 1;
     }
 
     /// Ctrl+Z while prompting: takes back the last point, box or brush stroke. False when the prompt

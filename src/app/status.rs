@@ -26,7 +26,11 @@ pub struct Message {
 pub enum ModelStatus {
     Loading,
     Downloading(u64, u64),
-    Ready { name: String, provider: String },
+    Ready {
+        name: String,
+        family: String,
+        provider: String,
+    },
     Failed(String),
 }
 
@@ -35,6 +39,8 @@ const MESSAGES_KEPT: usize = 5;
 
 pub struct Status {
     pub model: ModelStatus,
+    /// While another model loads: the one in use until then (shown again if the new one fails).
+    pub switching_from: Option<ModelStatus>,
     pub messages: Vec<Message>,
     pub last_encode_ms: Option<f64>,
     pub last_decode_ms: Option<f64>,
@@ -46,6 +52,7 @@ impl Default for Status {
     fn default() -> Self {
         Self {
             model: ModelStatus::Loading,
+            switching_from: None,
             messages: Vec::new(),
             last_encode_ms: None,
             last_decode_ms: None,
@@ -156,8 +163,12 @@ impl StatusBar {
                             *total as f64 / 1e6
                         ));
                     }
-                    ModelStatus::Ready { name, provider } => {
-                        ui.label(format!("SAM: {name} ({provider})"));
+                    ModelStatus::Ready {
+                        name,
+                        family,
+                        provider,
+                    } => {
+                        ui.label(format!("{family}: {name} ({provider})"));
                     }
                     ModelStatus::Failed(_) => {
                         ui.label(RichText::new("no model").color(error_color()));

@@ -56,6 +56,11 @@ pub enum Request {
     },
     /// Make a candidate's logits into a mask (Tab, accept, brush, the zoomed-in detail).
     Render(RenderJob),
+    /// Load another model and use it from now on (the images encoded so far are forgotten); the old
+    /// one stays if the new one cannot be used.
+    UseModel(ModelSource),
+    /// Encode an image already on screen again (after a model change).
+    Encode(PathBuf, Arc<RgbImage>),
 }
 
 /// One candidate's low-res logits and the mask to make of them.
@@ -100,10 +105,14 @@ pub enum Response {
     },
     ModelReady {
         name: String,
+        /// "SAM" or "SAM 2.1", for the status bar.
+        family: String,
         provider: String,
         notices: Vec<String>,
     },
     ModelFailed(String),
+    /// `Request::UseModel` failed; the model in use stays.
+    ModelSwitchFailed(String),
     ImageLoaded {
         path: PathBuf,
         image: Arc<RgbImage>,
@@ -199,6 +208,7 @@ enum Job {
     Prefetch(Vec<PathBuf>),
     Decode(DecodeJob),
     Render(RenderJob),
+    UseModel(ModelSource),
 }
 
 struct DecodeJob {
@@ -287,6 +297,14 @@ impl Worker {
             Request::Render(job) => {
                 let _ = self.requests.send(Job::Render(job));
             }
+            Request::UseModel(source) => {
+                // Whatever is prefetched with the old model is of no use any more.
+                self.background.cancel_unless(|_| false);
+                let _ = self.requests.send(Job::UseModel(source));
+            }
+            Request::Encode(path, image) => {
+                let _ = self.requests.send(Job::Encode(path, image));
+            }
         }
     }
 
@@ -345,6 +363,7 @@ fn load_images(opens: Receiver<PathBuf>, jobs: Sender<Job>, notify: Notifier) {
 
 #[derive(Default)]
 struct Pending {
+    model: Option<ModelSource>,
     encode: Option<(PathBuf, Arc<RgbImage>)>,
     prefetch: VecDeque<PathBuf>,
     decode: Option<DecodeJob>,
@@ -354,6 +373,7 @@ struct Pending {
 impl Pending {
     fn take(&mut self, job: Job) {
         match job {
+            Job::UseModel(source) => self.model = Some(source),
             Job::Encode(path, image) => self.encode = Some((path, image)),
             Job::Prefetch(paths) => self.prefetch = paths.into(),
             Job::Decode(decode) => self.decode = Some(decode),
@@ -370,7 +390,10 @@ impl Pending {
 
     /// Whether anything but prefetching waits.
     fn is_urgent(&self) -> bool {
-        self.encode.is_some() || self.decode.is_some() || !self.renders.is_empty()
+        self.model.is_some()
+            || self.encode.is_some()
+            || self.decode.is_some()
+            || !self.renders.is_empty()
     }
 }
 
@@ -401,10 +424,7 @@ impl MemoryCache {
     }
 
     fn bytes(&self) -> usize {
-        self.entries
-            .iter()
-            .map(|(_, e)| e.bytes())
-            .sum()
+        self.entries.iter().map(|(_, e)| e.bytes()).sum()
     }
 
     /// Adds an embedding, evicting the least recently used ones to stay within the budget; the newest
@@ -425,20 +445,26 @@ impl MemoryCache {
     }
 }
 
+/// Tells the UI that `model` is ready to use.
+fn announce(model: &SamModel, notify: &Notifier) {
+    notify.send(Response::ModelReady {
+        name: model.name.clone(),
+        family: model.interface.family.to_string(),
+        provider: model.provider.to_string(),
+        notices: model.notices.clone(),
+    });
+}
+
 fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background: &Background) {
+    match CancelToken::new() {
+        Ok(token) => {
+            let _ = background.cancel.set(token);
+        }
+        Err(err) => tracing::warn!("prefetching cannot be cancelled: {err}"),
+    }
     let mut model = match load_model(&options.model, options.session, &notify) {
         Ok(model) => {
-            match CancelToken::new() {
-                Ok(token) => {
-                    let _ = background.cancel.set(token);
-                }
-                Err(err) => tracing::warn!("prefetching cannot be cancelled: {err}"),
-            }
-            notify.send(Response::ModelReady {
-                name: model.name.clone(),
-                provider: model.provider.to_string(),
-                notices: model.notices.clone(),
-            });
+            announce(&model, &notify);
             Some(model)
         }
         Err(message) => {
@@ -446,10 +472,12 @@ fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background
             None
         }
     };
-    let disk = model
-        .as_ref()
-        .zip(options.disk_cache.as_deref())
-        .map(|(m, root)| EmbeddingCache::for_model(root, m));
+    let disk_for = |model: Option<&SamModel>| {
+        model
+            .zip(options.disk_cache.as_deref())
+            .map(|(m, root)| EmbeddingCache::for_model(root, m))
+    };
+    let mut disk = disk_for(model.as_ref());
     let mut cache = MemoryCache {
         entries: VecDeque::new(),
         budget: options.memory_budget,
@@ -478,6 +506,23 @@ fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return,
             }
+        }
+
+        // 0. Another model: every embedding so far belongs to the old one.
+        if let Some(source) = pending.model.take() {
+            match load_model(&source, options.session, &notify) {
+                Ok(new) => {
+                    announce(&new, &notify);
+                    disk = disk_for(Some(&new));
+                    model = Some(new);
+                    cache.entries.clear();
+                    failed.clear();
+                    pending.prefetch.clear();
+                    pending.decode = None;
+                }
+                Err(message) => notify.send(Response::ModelSwitchFailed(message)),
+            }
+            continue;
         }
 
         // 1. Masks the user waits for (a few ms each, no model needed), then a decode whose

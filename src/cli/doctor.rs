@@ -2,8 +2,8 @@
 
 use clap::Args;
 use samlabel::sam::SamModel;
-use samlabel::sam::hub::{self, Manifest};
 use samlabel::sam::family::EncoderInput;
+use samlabel::sam::hub::{self, Manifest};
 use samlabel::sam::runtime::{self, Provider, Runtime};
 
 use super::ModelArgs;

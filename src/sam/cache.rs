@@ -168,7 +168,9 @@ fn encode(embedding: &Embedding) -> std::io::Result<Vec<u8>> {
 
 fn decode(bytes: &[u8]) -> Option<Embedding> {
     let rest = bytes.strip_prefix(MAGIC)?;
-    let mut words = rest.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let mut words = rest
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
     let count = words.next()? as usize;
     if count == 0 || count > MAX_TENSORS {
         return None;

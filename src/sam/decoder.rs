@@ -178,6 +178,16 @@ impl Candidates {
         self.iou.len()
     }
 
+    /// The indices of the multimask candidates (what Tab cycles through): 1.. after a single-mask
+    /// answer, all of them for decoders that only have multimask ones, none for a single answer.
+    pub fn multimask(&self) -> std::ops::Range<usize> {
+        match (self.count(), self.rule) {
+            (0 | 1, _) => 0..0,
+            (n, TokenRule::MultimaskOnly) => 0..n,
+            (n, _) => 1..n,
+        }
+    }
+
     /// Low-res logits of candidate `index`.
     pub fn logits(&self, index: usize) -> &[f32] {
         &self.low_res[index * LOW_RES * LOW_RES..(index + 1) * LOW_RES * LOW_RES]
@@ -478,15 +488,24 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(stability_score(candidates.logits(0)), 1.0);
-        assert_eq!(select_candidate(&candidates, Multimask::Auto, &two_points), 0);
+        assert_eq!(
+            select_candidate(&candidates, Multimask::Auto, &two_points),
+            0
+        );
         // Half of token 0 sits between -0.05 and +0.05: unstable, so the best of 1..=3.
         candidates.low_res[..plane / 2].fill(0.0);
         assert!(stability_score(candidates.logits(0)) < 0.98);
-        assert_eq!(select_candidate(&candidates, Multimask::Auto, &two_points), 2);
+        assert_eq!(
+            select_candidate(&candidates, Multimask::Auto, &two_points),
+            2
+        );
         // samexporter's three multimask tokens: always the best.
         candidates.rule = TokenRule::MultimaskOnly;
         candidates.iou = vec![0.1, 0.9, 0.3];
         candidates.low_res.truncate(3 * plane);
-        assert_eq!(select_candidate(&candidates, Multimask::Off, &two_points), 1);
+        assert_eq!(
+            select_candidate(&candidates, Multimask::Off, &two_points),
+            1
+        );
     }
 }

@@ -66,6 +66,9 @@ pub struct ModelEntry {
     pub extra_files: Vec<String>,
     #[serde(default)]
     pub preprocess_in_graph: bool,
+    /// The model family; SAM 1 when absent.
+    #[serde(default)]
+    pub family: Option<super::family::Family>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -389,6 +392,7 @@ mod tests {
             decoder: "dec.onnx".into(),
             extra_files: vec![],
             preprocess_in_graph: true,
+            family: None,
         }
     }
 

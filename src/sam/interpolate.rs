@@ -4,7 +4,10 @@
 //! The same arithmetic as torch's CPU kernel (`UpSampleKernel.cpp`, `_compute_indices_min_size_weights_aa`
 //! and the separable passes): float weights from the triangle filter, its support widened by the
 //! downscale factor, normalized to sum 1; each output value is `src[0] * w[0]` plus the other taps in
-//! order, in f32; the width (the contiguous axis) first, then the height.
+//! order, in f32; the width (the contiguous axis) first, then the height. torch's x86-64 kernels
+//! (AVX2, AVX-512: what `SAM2ImagePredictor` runs on a PC) add the taps after the first in whole
+//! groups of four as rounded products and the remaining `(n - 1) % 4` with fused multiply-adds;
+//! this module does the same, so the bytes agree (tests/it/sam2.rs compares the hashes).
 
 /// One axis: per output index, the first input index and the weights from there on.
 struct Windows {
@@ -64,6 +67,37 @@ impl Windows {
 /// fills `row` with input row `y`; `temp` and `row` are reused buffers.
 pub fn resize_plane(
     load_row: impl Fn(usize, &mut [f32]),
+    in_size: (usize, usize),
+    dst: &mut [f32],
+    out_size: (usize, usize),
+    temp: &mut Vec<f32>,
+    row: &mut Vec<f32>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has FMA and AVX2, all the function's target features ask for.
+        return unsafe { resize_plane_fma(load_row, in_size, dst, out_size, temp, row) };
+    }
+    resize_plane_portable(load_row, in_size, dst, out_size, temp, row);
+}
+
+/// [`resize_plane`] compiled for CPUs with FMA: `mul_add` is one instruction instead of a call.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma,avx2")]
+fn resize_plane_fma(
+    load_row: impl Fn(usize, &mut [f32]),
+    in_size: (usize, usize),
+    dst: &mut [f32],
+    out_size: (usize, usize),
+    temp: &mut Vec<f32>,
+    row: &mut Vec<f32>,
+) {
+    resize_plane_portable(load_row, in_size, dst, out_size, temp, row);
+}
+
+#[inline(always)]
+fn resize_plane_portable(
+    load_row: impl Fn(usize, &mut [f32]),
     (in_w, in_h): (usize, usize),
     dst: &mut [f32],
     (out_w, out_h): (usize, usize),
@@ -105,8 +139,15 @@ pub fn resize_plane(
                     *o = v * w0;
                 }
                 for (j, &wj) in rest.iter().enumerate() {
-                    for (o, &v) in out_row.iter_mut().zip(rows(j + 1)) {
-                        *o += v * wj;
+                    let row = rows(j + 1);
+                    if fused(j + 1, w.len()) {
+                        for (o, &v) in out_row.iter_mut().zip(row) {
+                            *o = v.mul_add(wj, *o);
+                        }
+                    } else {
+                        for (o, &v) in out_row.iter_mut().zip(row) {
+                            *o += v * wj;
+                        }
                     }
                 }
             }
@@ -114,13 +155,28 @@ pub fn resize_plane(
     }
 }
 
-/// `v[0] * w[0] + v[1] * w[1] + ...` in this order, in f32, as torch's loop sums.
+/// How tap `k` (1-based after the first) of `n` is added: torch's x86-64 kernels add whole groups
+/// of four as rounded products and fuse the rest.
+#[inline(always)]
+fn fused(k: usize, n: usize) -> bool {
+    k > (n - 1) / 4 * 4
+}
+
+/// `v[0] * w[0] + v[1] * w[1] + ...` in this order, in f32, rounded as torch's kernel rounds.
+#[inline(always)]
 fn weighted_sum(values: impl Iterator<Item = f32>, weights: &[f32]) -> f32 {
+    let n = weights.len();
     let mut pairs = values.zip(weights);
     let Some((v0, &w0)) = pairs.next() else {
         return 0.0;
     };
-    pairs.fold(v0 * w0, |acc, (v, &w)| acc + v * w)
+    pairs.enumerate().fold(v0 * w0, |acc, (j, (v, &w))| {
+        if fused(j + 1, n) {
+            v.mul_add(w, acc)
+        } else {
+            acc + v * w
+        }
+    })
 }
 
 #[cfg(test)]
@@ -144,7 +200,14 @@ mod tests {
     fn constant_planes_stay_constant() {
         let mut dst = vec![0.0; 16 * 9];
         let load = |_: usize, row: &mut [f32]| row.fill(0.25);
-        resize_plane(load, (37, 23), &mut dst, (16, 9), &mut Vec::new(), &mut Vec::new());
+        resize_plane(
+            load,
+            (37, 23),
+            &mut dst,
+            (16, 9),
+            &mut Vec::new(),
+            &mut Vec::new(),
+        );
         assert!(dst.iter().all(|&v| (v - 0.25).abs() < 1e-6), "{dst:?}");
     }
 }

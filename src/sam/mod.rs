@@ -4,9 +4,9 @@
 pub mod cache;
 pub mod decoder;
 pub mod encoder;
-mod interpolate;
 pub mod family;
 pub mod hub;
+mod interpolate;
 pub mod model;
 pub mod postprocess;
 pub mod preprocess;

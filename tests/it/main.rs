@@ -12,3 +12,4 @@ mod inputs;
 mod kill;
 mod pipeline;
 mod resize;
+mod sam2;

@@ -14,8 +14,8 @@ const MIN_IOU_PNG: f64 = 0.999;
 /// JPEG decoders differ from libjpeg-turbo by a level here and there (0.9994 worst here).
 const MIN_IOU_JPEG: f64 = 0.995;
 
-fn check_all_cases(model_dir: &Path) {
-    let cases = common::cases();
+/// Runs every case of `cases` through `model_dir`'s model and compares with the official predictor.
+pub fn check_all_cases(model_dir: &Path, cases: &common::Cases) {
     let mut model =
         SamModel::load(model_dir, SessionOptions::default()).expect("fixture model loads");
     let mut worst = 1.0f64;
@@ -69,13 +69,13 @@ fn check_all_cases(model_dir: &Path) {
 
 #[test]
 fn nchw_encoder_matches_official_predictor() {
-    check_all_cases(&common::model_dir());
+    check_all_cases(&common::model_dir(), &common::cases());
 }
 
 #[test]
 fn ingraph_preprocessing_encoder_matches_official_predictor() {
     let dir = common::ingraph_model_dir("pipeline");
-    check_all_cases(&dir);
+    check_all_cases(&dir, &common::cases());
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -3,7 +3,6 @@
 
 use crate::common;
 
-use image::RgbImage;
 use samlabel::imageio;
 use samlabel::sam::preprocess::Preprocessor;
 use serde::Deserialize;
@@ -31,17 +30,6 @@ enum Source {
     Noise { noise: [u32; 2] },
 }
 
-/// The script's noise: byte i is `x ^ (x >> 15)` of `x = i * 2654435761` (mod 2^32), low 8 bits.
-fn noise(w: u32, h: u32) -> RgbImage {
-    let bytes = (0..w * h * 3)
-        .map(|i| {
-            let x = i.wrapping_mul(2_654_435_761);
-            (x ^ (x >> 15)) as u8
-        })
-        .collect();
-    RgbImage::from_raw(w, h, bytes).expect("w * h * 3 bytes")
-}
-
 fn hex_sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -60,7 +48,7 @@ fn resize_is_pillows_byte_for_byte() {
     for case in &expected.cases {
         let image = match &case.source {
             Source::File { file } => imageio::load_rgb(&common::fixtures().join(file)).unwrap(),
-            Source::Noise { noise: [w, h] } => noise(*w, *h),
+            Source::Noise { noise: [w, h] } => common::noise(*w, *h),
         };
         assert_eq!(
             hex_sha256(image.as_raw()),

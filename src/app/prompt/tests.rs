@@ -427,3 +427,28 @@ fn a_parked_prompt_asks_again_for_what_it_was_waiting_for() {
     assert_eq!(prompt.points.len(), 1);
     assert!(state.has_work() && state.shown_mask().is_some());
 }
+
+#[test]
+fn a_new_model_decodes_the_same_points_again_without_the_old_answer() {
+    let mut state = PromptState::default();
+    state.add_point([3.0, 4.0], true);
+    decode(&mut state, 4, 2);
+    state.add_point([8.0, 9.0], false);
+    // The second click is on its way when the user switches models.
+    let Some(Ask::Decode { seq, .. }) = state.next_request(true, true, later()) else {
+        panic!("expected a decode");
+    };
+    state.model_changed();
+    assert!(state.preview().is_none(), "the old model's mask is gone");
+    assert!(
+        !state.on_decoded(seq, prediction(4, 1)),
+        "its late answer is stale"
+    );
+    // Nothing is sent until the image is encoded with the new model; then both points, and no
+    // low-res mask of the old model.
+    assert_eq!(state.next_request(false, true, later()), None);
+    let prompt = decode(&mut state, 3, 0);
+    assert_eq!(prompt.points.len(), 2);
+    assert!(prompt.mask_input.is_none());
+    assert!(state.preview().is_some());
+}

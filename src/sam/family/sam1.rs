@@ -7,8 +7,8 @@ use std::path::Path;
 use ort::session::Session;
 
 use super::{
-    DecoderIo, EmbeddingIo, EncoderInput, Family, Interface, Normalization, PointLayout,
-    TokenRule, chw, dims_match, fmt_shape, input_shape, mismatch, names, need, tensor_shape,
+    DecoderIo, EmbeddingIo, EncoderInput, Family, Interface, Normalization, PointLayout, TokenRule,
+    chw, dims_match, fmt_shape, input_shape, mismatch, names, need, tensor_shape,
 };
 use crate::sam::model::{ModelConfig, ModelError};
 use crate::sam::preprocess::{PIXEL_MEAN, PIXEL_STD};

@@ -54,7 +54,21 @@ pub struct Case {
 }
 
 pub fn cases() -> Cases {
-    let path = fixtures().join("expected").join("cases.json");
+    cases_in("expected")
+}
+
+/// The SAM 2.1 fixture model (tests/fixtures/make_sam2_fixtures.py).
+pub fn sam2_model_dir() -> PathBuf {
+    fixtures().join("model-sam2")
+}
+
+/// The official `SAM2ImagePredictor`'s answers for the SAM 2.1 fixture model.
+pub fn sam2_cases() -> Cases {
+    cases_in("expected-sam2")
+}
+
+fn cases_in(folder: &str) -> Cases {
+    let path = fixtures().join(folder).join("cases.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -124,4 +138,16 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// The fixture scripts' noise image (`make_resize_fixtures.noise`): byte i is `x ^ (x >> 15)` of
+/// `x = i * 2654435761` (mod 2^32), low 8 bits.
+pub fn noise(w: u32, h: u32) -> image::RgbImage {
+    let bytes = (0..w * h * 3)
+        .map(|i| {
+            let x = i.wrapping_mul(2_654_435_761);
+            (x ^ (x >> 15)) as u8
+        })
+        .collect();
+    image::RgbImage::from_raw(w, h, bytes).expect("w * h * 3 bytes")
 }
