@@ -428,6 +428,16 @@ impl SamApp {
     }
 
     /// How many decodes the prompts of this window sent (hover ones included).
+    /// The model in use, loading, or why there is none (the status bar's words).
+    pub fn model_status(&self) -> &ModelStatus {
+        &self.status.model
+    }
+
+    /// Whether another model is being loaded to replace the one in use.
+    pub fn is_switching_models(&self) -> bool {
+        self.status.switching_from.is_some()
+    }
+
     pub fn decodes_sent(&self) -> u64 {
         self.prompt.decodes_sent()
     }

@@ -8,6 +8,8 @@ mod fuzz_regressions;
 mod gui;
 #[cfg(feature = "gui")]
 mod gui_day;
+#[cfg(feature = "gui")]
+mod gui_sam2;
 mod inputs;
 mod kill;
 mod pipeline;
