@@ -10,7 +10,7 @@ use super::{interpolate, resample};
 
 /// What the encoder's input is made with; part of the embedding cache's key. Change it whenever the
 /// bytes this module produces change, so that cached embeddings made the old way are not reused.
-pub const VERSION: &str = "pillow13-bilinear";
+pub const VERSION: &str = "pillow13-bilinear, torch-aa-x86";
 
 /// ImageNet mean and std in 0..255, as SAM was trained with.
 pub const PIXEL_MEAN: [f32; 3] = [123.675, 116.28, 103.53];
