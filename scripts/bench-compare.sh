@@ -1,34 +1,49 @@
 #!/usr/bin/env bash
-# Runs `samlabel bench` and the Python pipeline (benches/python_pipeline.py) on the same model and
-# image, one after the other on this machine, and prints the ratios issue 5 asks for.
+# Runs `samlabel bench` and the Python pipeline on the same model, image and clicks, one after the
+# other on this machine, and prints the ratios issues 5 and 13 ask for. The Python side follows the
+# model's family: a decoder.onnx with an input `high_res_feats_0` (SAM 2 / 2.1, samexporter's layout)
+# gets benches/python_sam2_pipeline.py (X-AnyLabeling's SAM 2 pipeline, bench's own click positions),
+# any other benches/python_pipeline.py (the SAM 1 pipeline of the Python annotators).
 #
-#   bash scripts/bench-compare.sh [MODEL_DIR] [IMAGE] [CLICKS] [REPEATS]
-# Defaults: target/bench-model-vit-b (make it with tests/fixtures/make_fixtures.py --vit-b) and
-# target/bench-4000x2667.jpg (scripts/make-bench-image.py). Needs the fixtures venv (tests/fixtures/.venv)
-# with onnxruntime, opencv-python-headless and numpy.
+#   bash scripts/bench-compare.sh [MODEL_DIR] [IMAGE] [CLICKS] [REPEATS] [SEED]
+# Defaults: target/bench-model-vit-b (make it with tests/fixtures/make_fixtures.py --vit-b; SAM 2.1:
+# tests/fixtures/make_sam2_fixtures.py --full tiny|base_plus makes target/bench-model-sam2.1-tiny and
+# target/bench-model-sam2.1-base-plus), target/bench-4000x2667.jpg (scripts/make-bench-image.py), seed 1.
+# Needs the fixtures venv (tests/fixtures/.venv) with onnx, onnxruntime, opencv-python-headless and numpy.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 model="${1:-target/bench-model-vit-b}"
 image="${2:-target/bench-4000x2667.jpg}"
 clicks="${3:-50}"
 repeats="${4:-3}"
+seed="${5:-1}"
 python="${PYTHON:-tests/fixtures/.venv/bin/python}"
 
+family=$("$python" -c 'import sys, onnx; g = onnx.load(sys.argv[1], load_external_data=False).graph; print("sam2" if any(i.name == "high_res_feats_0" for i in g.input) else "sam1")' "$model/decoder.onnx")
+if [ "$family" = sam2 ]; then
+    pipeline=benches/python_sam2_pipeline.py
+else
+    pipeline=benches/python_pipeline.py
+fi
+echo "model family: $family; python side: $pipeline"
+
 cargo build --release --quiet
-rust=$(target/release/samlabel bench --model-dir "$model" "$image" --clicks "$clicks" --repeats "$repeats")
-py=$("$python" benches/python_pipeline.py --model-dir "$model" "$image" --clicks "$clicks" --repeats "$repeats")
+rust=$(target/release/samlabel bench --model-dir "$model" "$image" --clicks "$clicks" --repeats "$repeats" --seed "$seed")
+py=$("$python" "$pipeline" --model-dir "$model" "$image" --clicks "$clicks" --repeats "$repeats" --seed "$seed")
 echo "rust:   $rust"
 echo "python: $py"
-"$python" - "$rust" "$py" <<'PY'
+"$python" - "$rust" "$py" "$family" <<'PY'
 import json, sys
-r, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+r, p, family = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
 m = lambda d, k: d[k]["p50"]
+sam2 = family == "sam2"
 rows = [
     ("click total / decoder alone (rust)", m(r, "click_total_ms") / m(r, "decoder_ms"), 1.15),
     ("click total rust / python", m(r, "click_total_ms") / m(p, "click_total_ms"), 0.7),
-    ("preprocess rust / python (Pillow-exact vs cv2)", m(r, "preprocess_ms") / m(p, "preprocess_ms"), 1.0),
+    ("preprocess rust / python (torch-exact vs cv2)" if sam2 else
+     "preprocess rust / python (Pillow-exact vs cv2)", m(r, "preprocess_ms") / m(p, "preprocess_ms"), 1.0),
     ("read+decode rust / python", m(r, "read_decode_ms") / m(p, "read_decode_ms"), 1.2),
-    ("encoder rust / python", m(r, "encoder_ms") / m(p, "encoder_ms"), None),
+    ("encoder rust / python", m(r, "encoder_ms") / m(p, "encoder_ms"), 1.0 if sam2 else None),
 ]
 for name, ratio, goal in rows:
     verdict = "" if goal is None else ("  ok" if ratio <= goal else f"  over the goal {goal}")

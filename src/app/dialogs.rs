@@ -43,6 +43,22 @@ impl Browser {
         self.dialog = Some(dialog);
     }
 
+    /// "Browse..." (this browser) and "System dialog..." (the desktop's, where a portal answers)
+    /// for a folder field.
+    fn folder_buttons(&mut self, ui: &mut egui::Ui, field: &mut String) {
+        if ui.button("Browse...").clicked() {
+            self.open(true, field);
+        }
+        if ui
+            .button("System dialog...")
+            .on_hover_text("needs a desktop file-dialog service (portal)")
+            .clicked()
+            && let Some(dir) = rfd::FileDialog::new().pick_folder()
+        {
+            *field = dir.display().to_string();
+        }
+    }
+
     /// Shows the browser while it is open and writes the chosen path into `field`; true while it
     /// is open (the dialog's modal waits meanwhile: it would block the browser's window).
     fn ui(&mut self, ctx: &egui::Context, field: &mut String) -> bool {
@@ -105,17 +121,7 @@ impl ExportDialog {
             }
             let typed_enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             ui.horizontal(|ui| {
-                if ui.button("Browse...").clicked() {
-                    self.browser.open(true, &self.folder);
-                }
-                if ui
-                    .button("System dialog...")
-                    .on_hover_text("needs a desktop file-dialog service (portal)")
-                    .clicked()
-                    && let Some(dir) = rfd::FileDialog::new().pick_folder()
-                {
-                    self.folder = dir.display().to_string();
-                }
+                self.browser.folder_buttons(ui, &mut self.folder);
                 let folder = self.folder.trim();
                 let export = ui.add_enabled(!folder.is_empty(), egui::Button::new("Export"));
                 if (export.clicked() || typed_enter) && !folder.is_empty() {
@@ -390,17 +396,7 @@ impl ModelPicker {
             let field = ui.add(egui::TextEdit::singleline(&mut self.folder).desired_width(420.0));
             let typed_enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             ui.horizontal(|ui| {
-                if ui.button("Browse...").clicked() {
-                    self.browser.open(true, &self.folder);
-                }
-                if ui
-                    .button("System dialog...")
-                    .on_hover_text("needs a desktop file-dialog service (portal)")
-                    .clicked()
-                    && let Some(dir) = rfd::FileDialog::new().pick_folder()
-                {
-                    self.folder = dir.display().to_string();
-                }
+                self.browser.folder_buttons(ui, &mut self.folder);
                 let folder = self.folder.trim();
                 let use_folder =
                     ui.add_enabled(!folder.is_empty(), egui::Button::new("Use folder"));

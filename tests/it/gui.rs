@@ -108,14 +108,26 @@ pub fn command(h: &mut Harness<'_, SamApp>, key: Key, shift: bool) {
 
 /// The mask the pipeline gives for one positive point (what `samlabel segment` computes).
 pub fn reference_mask(image: &Path, point: [f32; 2]) -> samlabel::annotate::mask::Mask {
-    let mut model = SamModel::load(&common::model_dir(), SessionOptions::default()).unwrap();
+    pipeline_mask(&common::model_dir(), image, &[point])
+}
+
+/// What `samlabel segment` gives for positive clicks on `image` with `model_dir`'s model.
+pub fn pipeline_mask(
+    model_dir: &Path,
+    image: &Path,
+    points: &[[f32; 2]],
+) -> samlabel::annotate::mask::Mask {
+    let mut model = SamModel::load(model_dir, SessionOptions::default()).unwrap();
     let rgb = imageio::load_rgb(image).unwrap();
     let (embedding, _) = model.encode(&rgb).unwrap();
     let prompt = Prompt {
-        points: vec![PointPrompt {
-            point_in_image: point,
-            positive: true,
-        }],
+        points: points
+            .iter()
+            .map(|&point_in_image| PointPrompt {
+                point_in_image,
+                positive: true,
+            })
+            .collect(),
         ..Default::default()
     };
     model

@@ -3,42 +3,15 @@
 
 use crate::common;
 use crate::gui::{
-    app_on, app_with_model, click, command, enter, wait_preview, wait_ready, wait_until,
+    app_on, app_with_model, click, command, enter, pipeline_mask, wait_preview, wait_ready,
+    wait_until,
 };
 
 use egui::{Key, PointerButton};
 use egui_kittest::kittest::Queryable as _;
 use samlabel::annotate::coco;
-use samlabel::annotate::mask::Mask;
 use samlabel::app::{Command, ModelStatus};
-use samlabel::imageio;
 use samlabel::sam::hub::ModelSource;
-use samlabel::sam::{Multimask, PointPrompt, Prompt, SamModel, SessionOptions};
-
-/// What `segment` gives for clicks on `image` with `model_dir`'s model.
-fn pipeline_mask(
-    model_dir: &std::path::Path,
-    image: &std::path::Path,
-    points: &[[f32; 2]],
-) -> Mask {
-    let mut model = SamModel::load(model_dir, SessionOptions::default()).unwrap();
-    let rgb = imageio::load_rgb(image).unwrap();
-    let (embedding, _) = model.encode(&rgb).unwrap();
-    let prompt = Prompt {
-        points: points
-            .iter()
-            .map(|&point_in_image| PointPrompt {
-                point_in_image,
-                positive: true,
-            })
-            .collect(),
-        ..Default::default()
-    };
-    model
-        .predict(&embedding, &prompt, Multimask::Auto)
-        .unwrap()
-        .mask
-}
 
 #[test]
 fn a_sam2_click_tabs_through_three_candidates_and_saves_the_pipelines_mask() {
