@@ -23,7 +23,7 @@ pub struct EmbedArgs {
     shard: Option<(usize, usize)>,
 }
 
-fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     let (k, n) = s
         .split_once('/')
         .ok_or_else(|| format!("`{s}` is not K/N"))?;

@@ -1,10 +1,12 @@
 //! Subcommands of the `samlabel` binary. Each returns `anyhow::Result`; `main` prints the error once.
 
+mod auto;
 mod bench;
 mod doctor;
 mod embed;
 mod export;
 mod gui;
+mod merge;
 mod models;
 mod segment;
 
@@ -45,6 +47,10 @@ enum Command {
     Embed(embed::EmbedArgs),
     /// Export a COCO dataset as COCO (RLE or polygons), YOLO segmentation labels or PNG masks.
     Export(export::ExportArgs),
+    /// Label images and folders automatically into a COCO file (`--everything`: every object).
+    Auto(auto::AutoArgs),
+    /// Merge COCO files into one (images matched by file, categories by name).
+    Merge(merge::MergeArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -58,6 +64,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Export(args) => export::run(args),
         Command::Embed(args) => embed::run(args),
+        Command::Auto(args) => auto::run(args),
+        Command::Merge(args) => merge::run(args),
     }
 }
 

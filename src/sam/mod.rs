@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod decoder;
 pub mod encoder;
+pub mod everything;
 pub mod family;
 pub mod hub;
 mod interpolate;

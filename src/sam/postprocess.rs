@@ -160,6 +160,17 @@ fn upscale(
     resize_bilinear(&plane, w, (w, h), out, out, sink);
 }
 
+/// The logits of one candidate upscaled to `out_w x out_h` over the whole image, row by row into
+/// `sink` (no buffer of that size is made): what the filters of segment-everything measure.
+pub fn logit_rows(
+    logits_256: &[f32],
+    model_from_image: &ModelFromImage,
+    (out_w, out_h): (u32, u32),
+    sink: impl FnMut(usize, &[f32]),
+) {
+    upscale(logits_256, model_from_image, (out_w, out_h), sink);
+}
+
 /// Longest side of a click preview: sharp on any screen, cheap to upscale and upload per click. The
 /// window asks for this size and `bench` times it; the full-resolution mask is made on accept.
 pub const PREVIEW_MAX_SIDE: u32 = 2048;

@@ -3,6 +3,7 @@
 mod cli;
 mod coco;
 mod common;
+mod everything;
 mod fuzz_regressions;
 #[cfg(feature = "gui")]
 mod gui;

@@ -1,0 +1,247 @@
+//! `samlabel auto PATH... --everything --coco OUT.json`: propose every object in images and folders
+//! (recursively) with SAM's automatic mask generator, into a COCO file through the same project
+//! layer as the window: locked, saved atomically, resumable (images already done in this mode are
+//! skipped unless `--redo`), and splittable over machines with `--shard K/N`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use samlabel::annotate::dataset::{Annotation, Edit, ImageId, Segmentation, measures};
+use samlabel::imageio::{self, IMAGE_EXTENSIONS, natural_cmp};
+use samlabel::project::Project;
+use samlabel::sam::cache::{EmbeddingCache, encode_cached};
+use samlabel::sam::everything::{EverythingOptions, Proposal};
+use samlabel::sam::hub;
+use serde_json::Value;
+
+use super::ModelArgs;
+use super::embed::parse_shard;
+
+/// The image entry's extra key that records which automatic mode labelled it.
+pub const AUTO_KEY: &str = "samlabel_auto";
+/// The annotation extra key that marks a proposal of an automatic mode.
+const SOURCE_KEY: &str = "samlabel_source";
+/// The mode this command runs (text prompts will be another).
+const EVERYTHING: &str = "everything";
+/// Save at least this often during a long run (a killed run loses no more than this).
+const SAVE_EVERY: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Args)]
+pub struct AutoArgs {
+    /// Images and folders of images (folders are searched recursively).
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Propose every object: SAM's automatic mask generator (a grid of single-point prompts).
+    #[arg(long, required = true)]
+    everything: bool,
+    /// Points along each side of the prompt grid (the official `points_per_side`).
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    points_per_side: usize,
+    /// Drop proposals whose predicted IoU is not above this; 0 keeps all. Default: the model
+    /// family's official value (0.88 for SAM, 0.8 for SAM 2.1).
+    #[arg(long, value_name = "F")]
+    pred_iou_thresh: Option<f32>,
+    /// Drop proposals whose stability score is below this; 0 keeps all.
+    #[arg(long, default_value_t = 0.95, value_name = "F")]
+    stability_score_thresh: f32,
+    /// Box IoU above which the weaker of two proposals is dropped (1 keeps all).
+    #[arg(long, default_value_t = 0.7, value_name = "F")]
+    box_nms_thresh: f32,
+    /// Fill holes and remove islands smaller than this many pixels (`min_mask_region_area`).
+    #[arg(long, default_value_t = 0, value_name = "PX")]
+    min_area: u64,
+    /// Crop layers besides the whole image (`crop_n_layers`): finds small objects, costs more.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    crop_layers: usize,
+    /// The COCO file to add the proposals to (created if missing).
+    #[arg(long, value_name = "OUT.json")]
+    coco: PathBuf,
+    /// Category of the proposals (created if missing).
+    #[arg(long, value_name = "NAME", default_value = "object")]
+    category: String,
+    /// Only the K-th of N shares of the (name-sorted) images, e.g. `2/4`, as `embed` splits them.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Label images again that this mode already labelled (their earlier proposals are replaced).
+    #[arg(long)]
+    redo: bool,
+}
+
+/// Every image file under `paths` (folders recursively), in natural order, each once.
+pub fn collect_images(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut images = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut images).with_context(|| format!("cannot read {}", path.display()))?;
+        } else if path.is_file() {
+            images.push(path.clone());
+        } else {
+            anyhow::bail!("{} does not exist", path.display());
+        }
+    }
+    let key = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+    images.sort_by(|a, b| natural_cmp(&key(a).to_string_lossy(), &key(b).to_string_lossy()));
+    images.dedup_by(|a, b| key(a) == key(b));
+    Ok(images)
+}
+
+fn walk(dir: &Path, images: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, images)?;
+        } else if path
+            .extension()
+            .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+        {
+            images.push(path);
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: AutoArgs) -> anyhow::Result<()> {
+    debug_assert!(args.everything);
+    let images = collect_images(&args.paths)?;
+    let (k, n) = args.shard.unwrap_or((1, 1));
+    let mine: Vec<PathBuf> = images
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % n == k - 1)
+        .map(|(_, p)| p)
+        .collect();
+
+    // The dataset before the slow part: a busy or broken file is reported at once.
+    let (mut project, warnings) = Project::open_for_writing(&args.coco)?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    let category = project.dataset.ensure_category(&args.category)?;
+    let mut model = args.model.load()?;
+    let mut options = EverythingOptions::official(model.interface.family);
+    options.points_per_side = args.points_per_side;
+    if let Some(t) = args.pred_iou_thresh {
+        options.pred_iou_thresh = t;
+    }
+    options.stability_score_thresh = args.stability_score_thresh;
+    options.box_nms_thresh = args.box_nms_thresh;
+    options.min_mask_region_area = args.min_area;
+    options.crop_n_layers = args.crop_layers;
+    let cache = EmbeddingCache::for_model(&hub::embeddings_dir(), &model);
+
+    let bar = ProgressBar::new(mine.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} images, {per_sec}, ETA {eta}  {wide_msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let (mut labelled, mut skipped, mut failed, mut proposals) = (0, 0, 0, 0);
+    let mut last_save = Instant::now();
+    for path in &mine {
+        let file_name = project.file_name_for(path);
+        bar.set_message(file_name.clone());
+        let done_before = project
+            .dataset
+            .image_by_file(&file_name)
+            .is_some_and(|i| i.extra.get(AUTO_KEY) == Some(&Value::from(EVERYTHING)));
+        if done_before && !args.redo {
+            skipped += 1;
+            bar.inc(1);
+            continue;
+        }
+        let result = imageio::load_rgb(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|image| {
+                let (embedding, _) = encode_cached(&mut model, &image, path, Some(&cache), None)?;
+                let found = model.segment_everything(
+                    &image,
+                    &options,
+                    Some(&embedding),
+                    None,
+                    &mut |_| {},
+                )?;
+                Ok((image.dimensions(), found))
+            });
+        match result {
+            Ok((size, found)) => {
+                let image_id = project.list_image(&file_name, size)?;
+                proposals += found.len();
+                replace_proposals(&mut project, image_id, category, found)?;
+                labelled += 1;
+            }
+            Err(err) => {
+                failed += 1;
+                bar.suspend(|| eprintln!("warning: {}: {err:#}", path.display()));
+            }
+        }
+        if last_save.elapsed() >= SAVE_EVERY {
+            project.save()?;
+            last_save = Instant::now();
+        }
+        bar.inc(1);
+    }
+    project.save()?;
+    bar.finish_and_clear();
+    println!(
+        "{} images (shard {k}/{n}): {labelled} labelled with {proposals} proposals, {skipped} already \
+         done (--redo labels them again), {failed} failed; written to {}",
+        mine.len(),
+        args.coco.display()
+    );
+    Ok(())
+}
+
+/// Puts `found` on the image as annotations of `category`, in place of what this mode put there
+/// before, and marks the image as done in this mode.
+fn replace_proposals(
+    project: &mut Project,
+    image_id: ImageId,
+    category: samlabel::annotate::dataset::CategoryId,
+    found: Vec<Proposal>,
+) -> anyhow::Result<()> {
+    let earlier: Vec<_> = project
+        .dataset
+        .annotations_of(image_id)
+        .filter(|a| a.extra.get(SOURCE_KEY) == Some(&Value::from(EVERYTHING)))
+        .map(|a| a.id)
+        .collect();
+    for id in earlier {
+        project.apply(Edit::DeleteAnnotation(id))?;
+    }
+    for proposal in found {
+        let (area, bbox) = measures(&proposal.rle);
+        let mut extra = serde_json::Map::new();
+        extra.insert("score".into(), Value::from(proposal.predicted_iou));
+        extra.insert(
+            "stability_score".into(),
+            Value::from(proposal.stability_score),
+        );
+        extra.insert(
+            "point_coords".into(),
+            Value::from(vec![proposal.point.to_vec()]),
+        );
+        extra.insert(SOURCE_KEY.into(), Value::from(EVERYTHING));
+        project.apply(Edit::AddAnnotation(Annotation {
+            id: project.dataset.next_annotation_id(),
+            image_id,
+            category_id: category,
+            segmentation: Segmentation::CompressedRle(proposal.rle),
+            area,
+            bbox,
+            iscrowd: 0,
+            extra,
+        }))?;
+    }
+    project.apply(Edit::SetImageExtra {
+        id: image_id,
+        key: AUTO_KEY.into(),
+        value: Some(Value::from(EVERYTHING)),
+    })?;
+    Ok(())
+}
