@@ -363,9 +363,11 @@ fn filter_candidates(
             },
         );
         let stability_score = inner as f32 / outer as f32;
-        if options.stability_score_thresh > 0.0
-            && !(stability_score >= options.stability_score_thresh)
-        {
+        // Kept when `>=` the threshold; a NaN score (no pixel above `-offset`) is not.
+        let below = stability_score
+            .partial_cmp(&options.stability_score_thresh)
+            .is_none_or(|o| o.is_lt());
+        if options.stability_score_thresh > 0.0 && below {
             continue;
         }
         let mask = Mask::from_bits(crop_w, crop_h, bits);
