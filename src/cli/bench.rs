@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use samlabel::imageio;
 use samlabel::sam::cache::EmbeddingCache;
+use samlabel::sam::everything::EverythingOptions;
 use samlabel::sam::{Multimask, PointPrompt, Prompt, postprocess};
 
 use super::ModelArgs;
@@ -60,6 +61,11 @@ pub struct BenchArgs {
     /// Seed for the random click positions.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Also time segment-everything on the image with this many points per side, with the quality
+    /// filters off (`pred_iou_thresh` and `stability_score_thresh` 0: every candidate goes through
+    /// every stage, the most work; otherwise the official defaults); 0: skip.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    everything: usize,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -143,6 +149,20 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_dir_all(&cache_root);
 
+    // Segment everything once, on the embedding the clicks used (the encode is timed above).
+    let (everything_ms, everything_count) = if args.everything > 0 {
+        let mut options = EverythingOptions::official(model.interface.family);
+        options.points_per_side = args.everything;
+        options.pred_iou_thresh = 0.0;
+        options.stability_score_thresh = 0.0;
+        let start = Instant::now();
+        let found =
+            model.segment_everything(&image, &options, Some(&embedding), None, &mut |_| {})?;
+        (Some(ms(start.elapsed())), Some(found.len()))
+    } else {
+        (None, None)
+    };
+
     let report = serde_json::json!({
         "image": args.image.display().to_string(),
         "image_size": [w, h],
@@ -165,6 +185,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "click_largest_rust_allocation_kb": largest_click_allocation / 1024,
         "rss_after_10_clicks_mb": rss_after_warm_up,
         "rss_after_clicks_mb": rss_after_clicks,
+        "everything_points_per_side": args.everything,
+        "everything_ms": everything_ms,
+        "everything_proposals": everything_count,
         "peak_rss_mb": rss_mb("VmHWM:"),
     });
     println!("{report}");

@@ -262,26 +262,77 @@ impl SamModel {
         prompt.validate(w, h)?;
         let io = &self.interface.decoder;
         let (coords, labels) = prompt.to_decoder_points(embedding, io.points);
-        let n = labels.len() as i64;
-        let mask_input_zeros;
-        let (mask_input, has_mask): (&[f32], f32) = match &prompt.mask_input {
-            Some(m) => (m.as_slice(), 1.0),
-            None => {
-                mask_input_zeros = vec![0.0f32; LOW_RES * LOW_RES];
-                (mask_input_zeros.as_slice(), 0.0)
-            }
+        let mut answers = self.run_decoder(
+            embedding,
+            &coords,
+            &labels,
+            (1, labels.len()),
+            prompt.mask_input.as_deref(),
+        )?;
+        Ok(answers.remove(0))
+    }
+
+    /// Decodes one positive click at each of `points` (image pixels), independently: in one run
+    /// where the decoder takes a batch of prompts, else one run each. Segment-everything's grid.
+    pub fn decode_points(
+        &mut self,
+        embedding: &Embedding,
+        points: &[[f32; 2]],
+    ) -> Result<Vec<Candidates>, SamError> {
+        let prompt = |&point_in_image: &[f32; 2]| Prompt {
+            points: vec![PointPrompt {
+                point_in_image,
+                positive: true,
+            }],
+            ..Default::default()
         };
-        let has_mask = [has_mask];
+        if !self.interface.decoder.batched || points.len() < 2 {
+            return points
+                .iter()
+                .map(|p| self.decode(embedding, &prompt(p)))
+                .collect();
+        }
+        let (w, h) = embedding.model_from_image.image_size;
+        let layout = self.interface.decoder.points;
+        let (mut coords, mut labels) = (Vec::new(), Vec::new());
+        for point in points {
+            let prompt = prompt(point);
+            prompt.validate(w, h)?;
+            let (c, l) = prompt.to_decoder_points(embedding, layout);
+            coords.extend(c);
+            labels.extend(l);
+        }
+        let n = labels.len() / points.len();
+        self.run_decoder(embedding, &coords, &labels, (points.len(), n), None)
+    }
+
+    /// One decoder run for `l` prompts of `n` points each (`coords` `l x n x 2`, `labels` `l x n`),
+    /// all with the same `mask_input` (or none).
+    fn run_decoder(
+        &mut self,
+        embedding: &Embedding,
+        coords: &[f32],
+        labels: &[f32],
+        (l, n): (usize, usize),
+        mask_input: Option<&[f32]>,
+    ) -> Result<Vec<Candidates>, SamError> {
+        let io = &self.interface.decoder;
+        let plane = LOW_RES * LOW_RES;
+        let (masks, has_mask): (Vec<f32>, f32) = match mask_input {
+            Some(m) => (m.repeat(l), 1.0),
+            None => (vec![0.0f32; l * plane], 0.0),
+        };
+        let has_mask = vec![has_mask; l];
         // The app upscales the low-res logits itself, but ONNX Runtime runs the whole graph, SAM 1's
         // `masks` output included: upsample to 1024x1024, crop, then resize to `orig_im_size`. Asking
         // for a 1x1 `masks` makes that last resize free (nothing else in the graph reads it).
         let orig_im_size = [1.0f32, 1.0];
 
         let mut inputs = ort::inputs![
-            io.point_coords.as_str() => TensorRef::from_array_view(([1, n, 2], coords.as_slice()))?,
-            io.point_labels.as_str() => TensorRef::from_array_view(([1, n], labels.as_slice()))?,
-            io.mask_input.as_str() => TensorRef::from_array_view(([1, 1, LOW_RES, LOW_RES], mask_input))?,
-            io.has_mask_input.as_str() => TensorRef::from_array_view(([1], &has_mask[..]))?,
+            io.point_coords.as_str() => TensorRef::from_array_view(([l, n, 2], coords))?,
+            io.point_labels.as_str() => TensorRef::from_array_view(([l, n], labels))?,
+            io.mask_input.as_str() => TensorRef::from_array_view(([l, 1, LOW_RES, LOW_RES], masks.as_slice()))?,
+            io.has_mask_input.as_str() => TensorRef::from_array_view(([l], has_mask.as_slice()))?,
         ];
         for (tensor, io) in embedding.tensors.iter().zip(&self.interface.embedding) {
             let [c, th, tw] = tensor.shape;
@@ -307,9 +358,10 @@ impl SamModel {
         let (mask_shape, low_res) = masks_value.try_extract_tensor::<f32>()?;
         let dims: Vec<usize> = mask_shape.iter().map(|&d| d.max(0) as usize).collect();
         if dims.len() != 4
+            || dims[0] != l
             || dims[2] != LOW_RES
             || dims[3] != LOW_RES
-            || dims[1] != iou.len()
+            || dims[1] * l != iou.len()
             || dims[1] == 0
         {
             return Err(SamError::BadOutputShape {
@@ -317,17 +369,23 @@ impl SamModel {
                 shape: dims,
             });
         }
-        let mut low_res = low_res.to_vec();
-        if io.clamp_logits {
-            for v in &mut low_res {
-                *v = v.clamp(-32.0, 32.0);
-            }
-        }
-        Ok(Candidates {
-            low_res,
-            iou: iou.to_vec(),
-            rule: io.rule_for(dims[1]),
-        })
+        let k = dims[1];
+        let rule = io.rule_for(k);
+        Ok((0..l)
+            .map(|i| {
+                let mut low_res = low_res[i * k * plane..(i + 1) * k * plane].to_vec();
+                if io.clamp_logits {
+                    for v in &mut low_res {
+                        *v = v.clamp(-32.0, 32.0);
+                    }
+                }
+                Candidates {
+                    low_res,
+                    iou: iou[i * k..(i + 1) * k].to_vec(),
+                    rule,
+                }
+            })
+            .collect())
     }
 }
 

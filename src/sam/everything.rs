@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use image::RgbImage;
 
-use super::decoder::{Candidates, PointPrompt, Prompt};
+use super::decoder::Candidates;
 use super::encoder::{CancelToken, Embedding};
 use super::family::Family;
 use super::model::SamModel;
@@ -190,16 +190,48 @@ pub fn nms(boxes: &[[f32; 4]], scores: &[f32], threshold: f32) -> Vec<usize> {
     keep
 }
 
-/// A candidate that passed the per-point filters, its mask already run-length encoded over the
-/// whole image.
+/// A candidate that passed the per-point filters. Its mask is kept as runs of each row (small) until
+/// it survives NMS; only then is it made into the whole image's RLE.
 struct Kept {
-    rle: Rle,
+    mask: KeptMask,
     /// `[x0, y0, x1, y1]` of the mask's first and last pixels, in image pixels.
     bbox: [u32; 4],
     predicted_iou: f32,
     stability_score: f32,
     point: [f64; 2],
     crop: [u32; 4],
+}
+
+enum KeptMask {
+    /// Row runs in the crop.
+    Runs(RowRuns),
+    /// The whole image's RLE.
+    Rle(Rle),
+}
+
+/// A binary mask as `[start, end)` runs of inside pixels, row by row: a few kilobytes where the
+/// mask itself would take megabytes.
+struct RowRuns {
+    width: u32,
+    height: u32,
+    /// `row_ends[y]`: the end of row `y`'s runs in `runs` (pairs of start and end).
+    row_ends: Vec<u32>,
+    runs: Vec<u32>,
+}
+
+impl RowRuns {
+    fn to_mask(&self) -> Mask {
+        let w = self.width as usize;
+        let mut data = vec![0u8; w * self.height as usize];
+        let mut from = 0;
+        for (y, &end) in self.row_ends.iter().enumerate() {
+            for pair in self.runs[from..end as usize].chunks_exact(2) {
+                data[y * w + pair[0] as usize..y * w + pair[1] as usize].fill(1);
+            }
+            from = end as usize;
+        }
+        Mask::from_bits(self.width, self.height, data)
+    }
 }
 
 impl SamModel {
@@ -247,28 +279,30 @@ impl SamModel {
                 }
             };
             let mut kept = Vec::new();
-            for &[gx, gy] in &grids[layer] {
+            let size = (x1 - x0, y1 - y0);
+            for batch in grids[layer].chunks(options.points_per_batch.max(1)) {
                 if cancel.is_some_and(CancelToken::is_cancelled) {
                     return Err(SamError::Cancelled);
                 }
-                let point = [gx * f64::from(x1 - x0), gy * f64::from(y1 - y0)];
-                let prompt = Prompt {
-                    points: vec![PointPrompt {
-                        point_in_image: [point[0] as f32, point[1] as f32],
-                        positive: true,
-                    }],
-                    ..Default::default()
-                };
-                let candidates = self.decode(embedding, &prompt)?;
-                kept.extend(filter_candidates(
-                    &candidates,
-                    embedding.model_from_image,
-                    options,
-                    point,
-                    crop,
-                    (w, h),
-                ));
-                done += 1;
+                let points: Vec<[f64; 2]> = batch
+                    .iter()
+                    .map(|&[gx, gy]| [gx * f64::from(size.0), gy * f64::from(size.1)])
+                    .collect();
+                let in_crop: Vec<[f32; 2]> =
+                    points.iter().map(|p| [p[0] as f32, p[1] as f32]).collect();
+                let answers = self.decode_points(embedding, &in_crop)?;
+                let jobs: Vec<(&Candidates, [f64; 2])> = answers.iter().zip(points).collect();
+                kept.extend(in_parallel(&jobs, |(candidates, point)| {
+                    filter_candidates(
+                        candidates,
+                        embedding.model_from_image,
+                        options,
+                        *point,
+                        crop,
+                        (w, h),
+                    )
+                }));
+                done += batch.len();
                 progress(Progress {
                     points_done: done,
                     points_total: total,
@@ -278,11 +312,12 @@ impl SamModel {
             let boxes: Vec<[f32; 4]> = kept.iter().map(|k| k.bbox.map(|v| v as f32)).collect();
             let scores: Vec<f32> = kept.iter().map(|k| k.predicted_iou).collect();
             let mut slots: Vec<Option<Kept>> = kept.into_iter().map(Some).collect();
-            all.extend(
-                nms(&boxes, &scores, options.box_nms_thresh)
-                    .into_iter()
-                    .filter_map(|i| slots[i].take()),
-            );
+            let survivors: Vec<Kept> = nms(&boxes, &scores, options.box_nms_thresh)
+                .into_iter()
+                .filter_map(|i| slots[i].take())
+                .collect();
+            // Only now are the survivors' masks made and encoded, on all cores.
+            all.extend(in_parallel(&survivors, |k| vec![k.encoded((w, h))]));
         }
         if crops.len() > 1 {
             // Across crops the proposal of the smaller crop wins.
@@ -309,12 +344,38 @@ impl SamModel {
 }
 
 impl Kept {
+    /// A copy whose mask is the whole image's RLE.
+    fn encoded(&self, image_size: (u32, u32)) -> Kept {
+        let rle = match &self.mask {
+            KeptMask::Rle(rle) => rle.clone(),
+            KeptMask::Runs(runs) if self.crop == [0, 0, image_size.0, image_size.1] => {
+                Rle::from_mask(&runs.to_mask())
+            }
+            KeptMask::Runs(runs) => Rle::from_mask(&uncrop(&runs.to_mask(), self.crop, image_size)),
+        };
+        Kept {
+            mask: KeptMask::Rle(rle),
+            ..*self
+        }
+    }
+
+    fn rle(&self) -> Rle {
+        match &self.mask {
+            KeptMask::Rle(rle) => rle.clone(),
+            KeptMask::Runs(runs) => Rle::from_mask(&runs.to_mask()),
+        }
+    }
+
     fn into_proposal(self) -> Proposal {
         let [x0, y0, x1, y1] = self.bbox.map(f64::from);
         let [cx0, cy0, cx1, cy1] = self.crop;
+        let rle = match self.mask {
+            KeptMask::Rle(rle) => rle,
+            KeptMask::Runs(runs) => Rle::from_mask(&runs.to_mask()),
+        };
         Proposal {
-            area: self.rle.area(),
-            rle: self.rle,
+            area: rle.area(),
+            rle,
             bbox: [x0, y0, x1 - x0, y1 - y0],
             predicted_iou: self.predicted_iou,
             point: self.point,
@@ -349,17 +410,48 @@ fn filter_candidates(
         }
         let offset = options.stability_score_offset;
         let (mut inner, mut outer) = (0u64, 0u64);
-        let mut bits = Vec::with_capacity(crop_w as usize * crop_h as usize);
+        let (mut bx0, mut by0, mut bx1, mut by1) = (u32::MAX, u32::MAX, 0u32, 0u32);
+        let mut runs = RowRuns {
+            width: crop_w,
+            height: crop_h,
+            row_ends: Vec::with_capacity(crop_h as usize),
+            runs: Vec::new(),
+        };
         postprocess::logit_rows(
             candidates.logits(index),
             &model_from_image,
             (crop_w, crop_h),
-            |_, row| {
-                for &v in row {
-                    inner += u64::from(v > postprocess::MASK_THRESHOLD + offset);
-                    outer += u64::from(v > postprocess::MASK_THRESHOLD - offset);
-                    bits.push(u8::from(v > postprocess::MASK_THRESHOLD));
+            |y, row| {
+                inner += row
+                    .iter()
+                    .filter(|&&v| v > postprocess::MASK_THRESHOLD + offset)
+                    .count() as u64;
+                outer += row
+                    .iter()
+                    .filter(|&&v| v > postprocess::MASK_THRESHOLD - offset)
+                    .count() as u64;
+                let before = runs.runs.len();
+                let mut start = None;
+                for (x, &v) in row.iter().enumerate() {
+                    match (v > postprocess::MASK_THRESHOLD, start) {
+                        (true, None) => start = Some(x as u32),
+                        (false, Some(s)) => {
+                            runs.runs.extend([s, x as u32]);
+                            start = None;
+                        }
+                        _ => {}
+                    }
                 }
+                if let Some(s) = start {
+                    runs.runs.extend([s, row.len() as u32]);
+                }
+                if runs.runs.len() > before {
+                    bx0 = bx0.min(runs.runs[before]);
+                    bx1 = bx1.max(runs.runs[runs.runs.len() - 1] - 1);
+                    by0 = by0.min(y as u32);
+                    by1 = y as u32;
+                }
+                runs.row_ends.push(runs.runs.len() as u32);
             },
         );
         let stability_score = inner as f32 / outer as f32;
@@ -370,24 +462,17 @@ fn filter_candidates(
         if options.stability_score_thresh > 0.0 && below {
             continue;
         }
-        let mask = Mask::from_bits(crop_w, crop_h, bits);
-        let [bx, by, bw, bh] = mask.bbox();
         // The official box: first and last pixel (all zeros for an empty mask).
-        let bbox = if bw == 0 {
+        let bbox = if bx0 == u32::MAX {
             [0, 0, 0, 0]
         } else {
-            [bx + cx0, by + cy0, bx + bw - 1 + cx0, by + bh - 1 + cy0]
+            [bx0 + cx0, by0 + cy0, bx1 + cx0, by1 + cy0]
         };
         if near_crop_edge(bbox, crop, image_size) {
             continue;
         }
-        let rle = if crop == [0, 0, image_size.0, image_size.1] {
-            Rle::from_mask(&mask)
-        } else {
-            Rle::from_mask(&uncrop(&mask, crop, image_size))
-        };
         kept.push(Kept {
-            rle,
+            mask: KeptMask::Runs(runs),
             bbox,
             predicted_iou,
             stability_score,
@@ -399,6 +484,28 @@ fn filter_candidates(
         });
     }
     kept
+}
+
+/// `work` on every item, the items split over the cores; the results in the items' order.
+fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> Vec<R> + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| {
+                let work = &work;
+                scope.spawn(move || part.iter().flat_map(work).collect::<Vec<R>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// `is_box_near_crop_edge` (atol 20): a box within 20 pixels of an edge of its crop that is not an
@@ -427,7 +534,7 @@ fn remove_small_regions(all: Vec<Kept>, min_area: u64, threshold: f32) -> Vec<Ke
     let mut masks = Vec::with_capacity(all.len());
     let mut scores = Vec::with_capacity(all.len());
     for kept in &all {
-        let mask = kept.rle.to_mask();
+        let mask = kept.rle().to_mask();
         let (mask, holes) = small_regions(&mask, min_area, true);
         let (mask, islands) = small_regions(&mask, min_area, false);
         scores.push(if holes || islands { 0.0 } else { 1.0 });
@@ -447,7 +554,7 @@ fn remove_small_regions(all: Vec<Kept>, min_area: u64, threshold: f32) -> Vec<Ke
         .filter_map(|i| {
             let mut kept = slots[i].take()?;
             if scores[i] == 0.0 {
-                kept.rle = Rle::from_mask(&masks[i]);
+                kept.mask = KeptMask::Rle(Rle::from_mask(&masks[i]));
                 kept.bbox = boxes[i];
             }
             Some(kept)

@@ -109,6 +109,9 @@ pub struct DecoderIo {
     pub tokens: TokenRule,
     /// Whether the logits are clamped to +-32 before upscaling (SAM 2's predictor does).
     pub clamp_logits: bool,
+    /// Whether the prompt inputs have a dynamic leading dimension, so that independent prompts
+    /// are decoded in one run (SAM 2's exports; SAM 1's official export takes one at a time).
+    pub batched: bool,
 }
 
 impl DecoderIo {
@@ -275,6 +278,7 @@ mod tests {
             points: PointLayout::BoxThenPoints,
             tokens: TokenRule::SingleFirstIfStable,
             clamp_logits: true,
+            batched: true,
         };
         assert_eq!(io.rule_for(4), TokenRule::SingleFirstIfStable);
         assert_eq!(io.rule_for(3), TokenRule::MultimaskOnly);

@@ -131,6 +131,7 @@ fn inspect_decoder(
         points: PointLayout::PointsThenBox,
         tokens: TokenRule::SingleFirst,
         clamp_logits: false,
+        batched: false,
     };
     let shape = input_shape(session, EMBEDDING);
     let [c, h, w] = embedding_shape.map(|d| d as i64);
@@ -145,9 +146,12 @@ fn inspect_decoder(
     let shape = input_shape(session, &io.point_coords);
     if !dims_match(&shape, &[1, -1, 2]) {
         return Err(mismatch(format!(
-            "input `point_coords` has shape {}, expected [1, N, 2]",
+            "input `point_coords` has shape {}, expected [1, N, 2] (or [B, N, 2])",
             fmt_shape(&shape)
         )));
     }
-    Ok(io)
+    Ok(DecoderIo {
+        batched: shape[0] < 0,
+        ..io
+    })
 }

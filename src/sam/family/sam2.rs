@@ -125,8 +125,12 @@ pub fn inspect(
             fmt_shape(&mask_shape)
         )));
     }
+    let point_coords = need(&inputs, "point_coords", "input", &error)?;
+    let batched = input_shape(decoder, &point_coords)
+        .first()
+        .is_some_and(|&d| d < 0);
     let io = DecoderIo {
-        point_coords: need(&inputs, "point_coords", "input", &error)?,
+        point_coords,
         point_labels: need(&inputs, "point_labels", "input", &error)?,
         mask_input: need(&inputs, "mask_input", "input", &error)?,
         has_mask_input: need(&inputs, "has_mask_input", "input", &error)?,
@@ -136,6 +140,7 @@ pub fn inspect(
         points: PointLayout::BoxThenPoints,
         tokens: TokenRule::SingleFirstIfStable,
         clamp_logits: true,
+        batched,
     };
     Ok(Interface {
         family: Family::Sam2,
