@@ -13,6 +13,7 @@ use crate::annotate::export::{self, Format};
 use crate::annotate::mask::Mask;
 use crate::annotate::rle::Rle;
 use crate::project::ProjectError;
+use crate::sam::everything::EverythingOptions;
 use crate::sam::hub::ModelSource;
 
 impl SamApp {
@@ -221,6 +222,11 @@ impl SamApp {
         match action {
             // Without a prompt, a click on an accepted annotation is still a prompt: SAM users
             // click inside objects all the time.
+            // While proposals are shown, a click on one selects it (a click elsewhere prompts).
+            CanvasAction::Point {
+                point_in_image,
+                positive: true,
+            } if self.prompt.is_empty() && self.proposals.toggle_at(point_in_image) => {}
             CanvasAction::Point {
                 point_in_image,
                 positive,
@@ -378,11 +384,22 @@ impl SamApp {
             }
             Command::Undo => self.undo(),
             Command::Redo => self.redo(),
+            Command::Accept if !self.prompt.has_work() && self.proposals.counts().selected > 0 => {
+                self.accept_proposals(false)
+            }
             Command::Accept => return self.accept(),
+            Command::ClearPrompt if !self.prompt.has_work() && self.proposals.is_active() => {
+                self.discard_proposals()
+            }
             Command::ClearPrompt => {
                 self.prompt.clear();
                 self.selection.tool = Tool::Prompt;
             }
+            Command::SegmentEverything(options) => self.segment_everything(options),
+            Command::CancelEverything => self.worker.send(Request::CancelEverything),
+            Command::AcceptProposals { all } => self.accept_proposals(all),
+            Command::DiscardProposals => self.discard_proposals(),
+            Command::ShowCoveredProposals(show) => self.proposals.show_covered = show,
             Command::CycleCandidate { forward } => self.prompt.cycle_candidate(forward),
             Command::SelectImage(i) => self.select_image(i),
             Command::NextImage => {
@@ -540,5 +557,63 @@ impl SamApp {
             self.worker.send(Request::Encode(path, image));
         }
         self.worker.send(Request::Prefetch(prefetch));
+    }
+
+    /// G: proposes every object on the current image, in the background (the panel shows the
+    /// progress and a Cancel button).
+    fn segment_everything(&mut self, options: Option<EverythingOptions>) {
+        let Some(view) = self.images.view() else {
+            return;
+        };
+        self.proposals.options = options.unwrap_or_else(|| self.panels.proposals.options.clone());
+        let (path, image) = (view.path.clone(), view.image.clone());
+        self.proposals.start(&path);
+        self.worker.send(Request::Everything {
+            path,
+            image,
+            options: self.proposals.options.clone(),
+        });
+    }
+
+    /// The selected proposals (or all shown ones) become annotations of the selected category,
+    /// one undo step each.
+    fn accept_proposals(&mut self, all: bool) {
+        let Some(view) = self.images.view() else {
+            return;
+        };
+        let (path, size) = (view.path.clone(), view.image.dimensions());
+        let masks = self.proposals.take(all);
+        let Some(project) = self.project.as_mut() else {
+            return;
+        };
+        let category = match self.selection.category {
+            Some(id) => Ok(id),
+            None => project.dataset.ensure_category("object"),
+        };
+        let result = category.map_err(ProjectError::from).and_then(|category| {
+            self.selection.category = Some(category);
+            masks
+                .iter()
+                .filter(|m| m.area() > 0)
+                .map(|mask| project.add_mask(&path, size, category, mask))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        match result {
+            Ok(added) => {
+                self.status.last_step = Some(format!("accepted {} proposals", added.len()))
+            }
+            Err(err) => self.notify(
+                MessageLevel::Error,
+                format!("cannot add the annotation: {err}"),
+            ),
+        }
+    }
+
+    /// Esc with proposals on screen: they go (a running segment-everything stops).
+    fn discard_proposals(&mut self) {
+        if self.proposals.running.is_some() {
+            self.worker.send(Request::CancelEverything);
+        }
+        self.proposals.clear();
     }
 }

@@ -46,6 +46,8 @@ pub struct Layers<'a> {
     pub image: &'a TextureHandle,
     pub image_size: [f32; 2],
     pub annotations: Option<&'a TextureHandle>,
+    /// Segment everything's proposals, outlined.
+    pub proposals: Option<&'a TextureHandle>,
     /// The preview mask and the part of the image it covers (`[x0, y0, x1, y1]` in image pixels).
     pub preview: Option<(&'a TextureHandle, [f32; 4])>,
     pub points: &'a [([f32; 2], bool)],
@@ -325,7 +327,7 @@ impl Canvas {
         );
         let uv = Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0));
         painter.image(layers.image.id(), image_rect, uv, Color32::WHITE);
-        if let Some(texture) = layers.annotations {
+        for texture in [layers.annotations, layers.proposals].into_iter().flatten() {
             painter.image(texture.id(), image_rect, uv, Color32::WHITE);
         }
         if let Some((texture, [x0, y0, x1, y1])) = layers.preview {

@@ -8,6 +8,7 @@ use egui::{Key, Modifiers};
 use super::canvas::{CanvasAction, Tool};
 use crate::annotate::dataset::{AnnotationId, CategoryId, Edit};
 use crate::annotate::export::Format;
+use crate::sam::everything::EverythingOptions;
 use crate::sam::hub::ModelSource;
 
 /// What an Open dialog opens.
@@ -55,6 +56,19 @@ pub enum Command {
     ToggleModels,
     /// Use this model from now on (the picker); the current image's prompt is kept.
     UseModel(ModelSource),
+    /// G, SAM > Segment everything: propose every object on the image (the panel's settings, or
+    /// these).
+    SegmentEverything(Option<EverythingOptions>),
+    /// Stop a running segment-everything.
+    CancelEverything,
+    /// Accept the selected proposals (`all`: every shown one) under the selected category.
+    AcceptProposals {
+        all: bool,
+    },
+    /// Discard the proposals that were not accepted.
+    DiscardProposals,
+    /// Show (or hide again) the proposals an accepted annotation already covers.
+    ShowCoveredProposals(bool),
     /// Ctrl+D / Ctrl+E: mark the image "done" / "no objects" (again: unmark).
     MarkImage(&'static str),
     View(ViewChange),
@@ -94,7 +108,7 @@ pub const IMAGE_DONE: &str = "done";
 pub const IMAGE_EMPTY: &str = "no objects";
 
 /// Every key, for the shortcuts overlay (F1) and the README's key table.
-pub const SHORTCUTS: [(&str, &str); 24] = [
+pub const SHORTCUTS: [(&str, &str); 25] = [
     (
         "left click",
         "positive point (a click on a preview refines it)",
@@ -104,7 +118,14 @@ pub const SHORTCUTS: [(&str, &str); 24] = [
     ("Ctrl+click", "select the accepted mask under the pointer"),
     ("hover", "the mask a click there would give"),
     ("Tab, Shift+Tab", "next / previous of the three candidates"),
-    ("Enter", "accept the mask under the selected category"),
+    (
+        "Enter",
+        "accept the mask (or the selected proposals) under the selected category",
+    ),
+    (
+        "G",
+        "segment everything: proposals to click (select) and accept; Esc discards them",
+    ),
     ("Esc", "close a menu; else clear the prompt"),
     (
         "B / E",
@@ -191,6 +212,7 @@ pub fn keymap(ctx: &egui::Context) -> Vec<Command> {
         (Key::Delete, Command::DeleteSelected),
         (Key::Backspace, Command::DeleteSelected),
         (Key::B, Command::ToggleTool(Tool::Brush)),
+        (Key::G, Command::SegmentEverything(None)),
         (Key::E, Command::ToggleTool(Tool::Eraser)),
         (Key::OpenBracket, Command::ScaleBrush(1.0 / 1.25)),
         (Key::CloseBracket, Command::ScaleBrush(1.25)),

@@ -9,13 +9,14 @@ use egui::TextureOptions;
 use super::canvas::Layers;
 use super::command::{self, Command};
 use super::images::{EmbedState, View};
-use super::panels::{ImageFacts, MenuState};
+use super::panels::{ImageFacts, MenuState, ProposalsState};
 use super::prompt;
 use super::render;
 use super::status::{MessageLevel, ModelStatus, StatusLine};
 use super::worker::{RenderJob, RenderTarget, Request, Response};
 use super::{AUTOSAVE_DELAY, SamApp};
 use crate::annotate::dataset::{IMAGE_STATE_KEY, ImageId};
+use crate::annotate::mask::Mask;
 use crate::project::Project;
 use crate::sam::{Multimask, postprocess};
 
@@ -49,6 +50,35 @@ impl SamApp {
                         family,
                         provider,
                     };
+                }
+                Response::EverythingProgress { path, done, total } => {
+                    self.proposals.progress(&path, done, total)
+                }
+                Response::Everything { path, proposals } => {
+                    let accepted = self.accepted_masks();
+                    let accepted: Vec<&Mask> = accepted.iter().collect();
+                    if self.proposals.arrived(&path, proposals, &accepted) {
+                        let counts = self.proposals.counts();
+                        self.notify(
+                            MessageLevel::Info,
+                            format!(
+                                "{} proposals ({} hidden: already annotated); click to select, \
+                                 Enter accepts",
+                                counts.shown, counts.covered
+                            ),
+                        );
+                    }
+                }
+                Response::EverythingFailed { path, message } => {
+                    if self.proposals.path() == Some(path.as_path()) {
+                        self.proposals.stopped(&path);
+                        if message != "cancelled" {
+                            self.notify(
+                                MessageLevel::Error,
+                                format!("segment everything failed: {message}"),
+                            );
+                        }
+                    }
                 }
                 Response::ModelSwitchFailed(message) => {
                     self.notify(
@@ -291,6 +321,17 @@ impl SamApp {
         );
         commands.extend(self.panels.shortcuts.ui(&ctx));
         commands.extend(self.panels.models.ui(&ctx, &self.status.model));
+        if self.proposals.is_active() {
+            let counts = self.proposals.counts();
+            let state = ProposalsState {
+                running: self.proposals.running,
+                shown: counts.shown,
+                selected: counts.selected,
+                covered: counts.covered,
+                show_covered: self.proposals.show_covered,
+            };
+            commands.extend(self.panels.proposals.ui(&ctx, &state));
+        }
         commands.extend(self.panels.quit.ui(&ctx));
         commands.extend(self.panels.export.ui(&ctx));
         commands.extend(self.panels.open.ui(&ctx));
@@ -375,10 +416,12 @@ impl SamApp {
                 .map(|p| (p.point_in_image, p.positive))
                 .collect();
             let image_size = [view.image.width() as f32, view.image.height() as f32];
+            let proposals = self.proposals.texture(&ctx, max_side);
             let layers = Layers {
                 image: &view.texture,
                 image_size,
                 annotations: self.overlay.texture(),
+                proposals,
                 preview: self.preview.layer(image_size),
                 points: &points,
                 prompt_box: self.prompt.box_in_image(),

@@ -14,6 +14,7 @@ mod overlay;
 mod panels;
 mod preview;
 mod prompt;
+mod proposals;
 mod render;
 mod selection;
 mod side;
@@ -40,6 +41,7 @@ use overlay::Overlay;
 use panels::Panels;
 use preview::PreviewTextures;
 use prompt::PromptState;
+use proposals::Proposals;
 use selection::Selection;
 use status::Status;
 pub use status::{Message, MessageLevel, ModelStatus};
@@ -97,6 +99,8 @@ pub struct SamApp {
     prompt: PromptState,
     preview: PreviewTextures,
     overlay: Overlay,
+    /// Segment everything's proposals on the current image.
+    proposals: Proposals,
     canvas: Canvas,
     selection: Selection,
     panels: Panels,
@@ -121,6 +125,7 @@ impl SamApp {
             prompt: PromptState::default(),
             preview: PreviewTextures::default(),
             overlay: Overlay::default(),
+            proposals: Proposals::default(),
             canvas: Canvas::default(),
             selection: Selection::default(),
             panels: Panels::default(),
@@ -316,6 +321,26 @@ impl SamApp {
         self.selection.leave_image();
         self.overlay.clear();
         self.preview.clear();
+        if self.proposals.running.is_some() {
+            self.worker.send(Request::CancelEverything);
+        }
+        self.proposals.clear();
+    }
+
+    /// The accepted annotations of the current image as masks.
+    fn accepted_masks(&self) -> Vec<Mask> {
+        let (Some(project), Some(image_id)) = (self.project.as_ref(), self.current_image_id())
+        else {
+            return Vec::new();
+        };
+        let dataset = &project.dataset;
+        let Some(image) = dataset.image(image_id) else {
+            return Vec::new();
+        };
+        dataset
+            .annotations_of(image_id)
+            .map(|a| a.segmentation.to_rle(image.height, image.width).to_mask())
+            .collect()
     }
 
     /// How many images hold a prompt that was not accepted (the one on screen included).
@@ -431,6 +456,23 @@ impl SamApp {
     /// The model in use, loading, or why there is none (the status bar's words).
     pub fn model_status(&self) -> &ModelStatus {
         &self.status.model
+    }
+
+    /// Segment everything's proposals on screen (shown, selected, hidden as already annotated), and
+    /// whether a run is on its way.
+    pub fn proposal_counts(&self) -> (usize, usize, usize, bool) {
+        let c = self.proposals.counts();
+        (
+            c.shown,
+            c.selected,
+            c.covered,
+            self.proposals.running.is_some(),
+        )
+    }
+
+    /// The masks of the proposals on screen, in their order.
+    pub fn proposal_masks(&self) -> Vec<&Mask> {
+        self.proposals.shown_masks()
     }
 
     /// Whether another model is being loaded to replace the one in use.

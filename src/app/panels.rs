@@ -12,6 +12,8 @@ use super::side::{CategoryPanel, InstancePanel};
 use super::status::{Message, MessageList, StatusBar};
 use crate::annotate::export::Format;
 use crate::project;
+use crate::sam::everything::EverythingOptions;
+use crate::sam::family::Family;
 
 pub struct Panels {
     pub menu: MenuBar,
@@ -26,6 +28,7 @@ pub struct Panels {
     pub quit: QuitDialog,
     pub shortcuts: ShortcutsOverlay,
     pub models: ModelPicker,
+    pub proposals: ProposalsPanel,
     /// The image list and the right panel can be collapsed (View menu).
     pub show_images: bool,
     pub show_side: bool,
@@ -46,6 +49,7 @@ impl Default for Panels {
             quit: QuitDialog::default(),
             shortcuts: ShortcutsOverlay::default(),
             models: ModelPicker::default(),
+            proposals: ProposalsPanel::default(),
             show_images: true,
             show_side: true,
         }
@@ -161,6 +165,11 @@ impl MenuBar {
                         .changed()
                     {
                         commands.push(Command::View(ViewChange::Opacity(opacity)));
+                    }
+                });
+                ui.menu_button("SAM", |ui| {
+                    if ui.button("Segment everything  (G)").clicked() {
+                        commands.push(Command::SegmentEverything(None));
                     }
                 });
                 ui.menu_button("Model", |ui| {
@@ -291,6 +300,117 @@ impl ImageList {
                         if response.clicked() {
                             commands.push(Command::SelectImage(i));
                         }
+                    }
+                });
+            });
+        commands
+    }
+}
+
+/// What the segment-everything panel shows.
+pub struct ProposalsState {
+    pub running: Option<(usize, usize)>,
+    pub shown: usize,
+    pub selected: usize,
+    pub covered: usize,
+    pub show_covered: bool,
+}
+
+/// Segment everything: the progress and Cancel while it runs; then the proposals' counts, the
+/// buttons that accept or discard them, and the generator's settings for another run.
+pub struct ProposalsPanel {
+    /// The settings of the next run (the official defaults to start with).
+    pub options: EverythingOptions,
+}
+
+impl Default for ProposalsPanel {
+    fn default() -> Self {
+        Self {
+            options: EverythingOptions::official(Family::Sam1),
+        }
+    }
+}
+
+impl ProposalsPanel {
+    pub fn ui(&mut self, ctx: &egui::Context, state: &ProposalsState) -> Vec<Command> {
+        let mut commands = Vec::new();
+        egui::Window::new("Segment everything")
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-260.0, 40.0))
+            .show(ctx, |ui| {
+                if let Some((done, total)) = state.running {
+                    ui.label(format!("{done} / {total} points"));
+                    let fraction = if total == 0 {
+                        0.0
+                    } else {
+                        done as f32 / total as f32
+                    };
+                    ui.add(egui::ProgressBar::new(fraction).desired_width(220.0));
+                    if ui.button("Cancel").clicked() {
+                        commands.push(Command::CancelEverything);
+                    }
+                    return;
+                }
+                ui.label(format!(
+                    "{} proposals, {} selected (click to select)",
+                    state.shown, state.selected
+                ));
+                ui.horizontal(|ui| {
+                    let accept = egui::Button::new("Accept selected (Enter)");
+                    if ui.add_enabled(state.selected > 0, accept).clicked() {
+                        commands.push(Command::AcceptProposals { all: false });
+                    }
+                    if ui
+                        .add_enabled(state.shown > 0, egui::Button::new("Accept all"))
+                        .clicked()
+                    {
+                        commands.push(Command::AcceptProposals { all: true });
+                    }
+                    if ui.button("Discard (Esc)").clicked() {
+                        commands.push(Command::DiscardProposals);
+                    }
+                });
+                if state.covered > 0 {
+                    let mut show = state.show_covered;
+                    let text = format!("show the {} already annotated", state.covered);
+                    if ui.checkbox(&mut show, text).changed() {
+                        commands.push(Command::ShowCoveredProposals(show));
+                    }
+                }
+                egui::CollapsingHeader::new("Settings").show(ui, |ui| {
+                    let o = &mut self.options;
+                    egui::Grid::new("everything-settings").show(ui, |ui| {
+                        ui.label("points per side");
+                        ui.add(egui::DragValue::new(&mut o.points_per_side).range(1..=64));
+                        ui.end_row();
+                        ui.label("min predicted IoU");
+                        ui.add(
+                            egui::DragValue::new(&mut o.pred_iou_thresh)
+                                .range(0.0..=1.0)
+                                .speed(0.01),
+                        );
+                        ui.end_row();
+                        ui.label("min stability");
+                        ui.add(
+                            egui::DragValue::new(&mut o.stability_score_thresh)
+                                .range(0.0..=1.0)
+                                .speed(0.01),
+                        );
+                        ui.end_row();
+                        ui.label("box NMS");
+                        ui.add(
+                            egui::DragValue::new(&mut o.box_nms_thresh)
+                                .range(0.0..=1.0)
+                                .speed(0.01),
+                        );
+                        ui.end_row();
+                        ui.label("crop layers");
+                        ui.add(egui::DragValue::new(&mut o.crop_n_layers).range(0..=3));
+                        ui.end_row();
+                    });
+                    if ui.button("Run again").clicked() {
+                        commands.push(Command::SegmentEverything(Some(self.options.clone())));
                     }
                 });
             });

@@ -19,6 +19,7 @@ use image::RgbImage;
 use crate::annotate::mask::Mask;
 use crate::imageio;
 use crate::sam::cache::{EmbeddingCache, encode_cached};
+use crate::sam::everything::{EverythingOptions, Progress, Proposal};
 use crate::sam::hub::ModelSource;
 use crate::sam::preprocess::ModelFromImage;
 use crate::sam::{
@@ -61,6 +62,14 @@ pub enum Request {
     UseModel(ModelSource),
     /// Encode an image already on screen again (after a model change).
     Encode(PathBuf, Arc<RgbImage>),
+    /// Propose every object on an image on screen (its embedding is made first if needed).
+    Everything {
+        path: PathBuf,
+        image: Arc<RgbImage>,
+        options: EverythingOptions,
+    },
+    /// Stop the running segment-everything (between two batches of points).
+    CancelEverything,
 }
 
 /// One candidate's low-res logits and the mask to make of them.
@@ -158,6 +167,21 @@ pub enum Response {
         seq: u64,
         message: String,
     },
+    EverythingProgress {
+        path: PathBuf,
+        done: usize,
+        total: usize,
+    },
+    /// Segment-everything's proposals, in the official generator's order.
+    Everything {
+        path: PathBuf,
+        proposals: Vec<Proposal>,
+    },
+    /// It failed or was cancelled (`message` says which).
+    EverythingFailed {
+        path: PathBuf,
+        message: String,
+    },
 }
 
 /// The UI's handle on the worker threads.
@@ -174,6 +198,8 @@ struct Background {
     running: Mutex<Option<PathBuf>>,
     /// Made by the model thread once ONNX Runtime is loaded.
     cancel: OnceLock<CancelToken>,
+    /// Stops segment-everything; made with `cancel`.
+    everything: OnceLock<CancelToken>,
 }
 
 impl Background {
@@ -209,6 +235,7 @@ enum Job {
     Decode(DecodeJob),
     Render(RenderJob),
     UseModel(ModelSource),
+    Everything(PathBuf, Arc<RgbImage>, EverythingOptions),
 }
 
 struct DecodeJob {
@@ -232,6 +259,7 @@ impl Worker {
         let background = Arc::new(Background {
             running: Mutex::new(None),
             cancel: OnceLock::new(),
+            everything: OnceLock::new(),
         });
 
         let loader_notify = notify.clone();
@@ -305,6 +333,19 @@ impl Worker {
             Request::Encode(path, image) => {
                 let _ = self.requests.send(Job::Encode(path, image));
             }
+            Request::Everything {
+                path,
+                image,
+                options,
+            } => {
+                self.background.cancel_unless(|p| *p == path);
+                let _ = self.requests.send(Job::Everything(path, image, options));
+            }
+            Request::CancelEverything => {
+                if let Some(token) = self.background.everything.get() {
+                    token.cancel();
+                }
+            }
         }
     }
 
@@ -364,6 +405,7 @@ fn load_images(opens: Receiver<PathBuf>, jobs: Sender<Job>, notify: Notifier) {
 #[derive(Default)]
 struct Pending {
     model: Option<ModelSource>,
+    everything: Option<(PathBuf, Arc<RgbImage>, EverythingOptions)>,
     encode: Option<(PathBuf, Arc<RgbImage>)>,
     prefetch: VecDeque<PathBuf>,
     decode: Option<DecodeJob>,
@@ -374,6 +416,7 @@ impl Pending {
     fn take(&mut self, job: Job) {
         match job {
             Job::UseModel(source) => self.model = Some(source),
+            Job::Everything(path, image, options) => self.everything = Some((path, image, options)),
             Job::Encode(path, image) => self.encode = Some((path, image)),
             Job::Prefetch(paths) => self.prefetch = paths.into(),
             Job::Decode(decode) => self.decode = Some(decode),
@@ -391,6 +434,7 @@ impl Pending {
     /// Whether anything but prefetching waits.
     fn is_urgent(&self) -> bool {
         self.model.is_some()
+            || self.everything.is_some()
             || self.encode.is_some()
             || self.decode.is_some()
             || !self.renders.is_empty()
@@ -456,11 +500,14 @@ fn announce(model: &SamModel, notify: &Notifier) {
 }
 
 fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background: &Background) {
-    match CancelToken::new() {
-        Ok(token) => {
-            let _ = background.cancel.set(token);
+    match (CancelToken::new(), CancelToken::new()) {
+        (Ok(prefetch), Ok(everything)) => {
+            let _ = background.cancel.set(prefetch);
+            let _ = background.everything.set(everything);
         }
-        Err(err) => tracing::warn!("prefetching cannot be cancelled: {err}"),
+        (Err(err), _) | (_, Err(err)) => {
+            tracing::warn!("background work cannot be cancelled: {err}")
+        }
     }
     let mut model = match load_model(&options.model, options.session, &notify) {
         Ok(model) => {
@@ -580,6 +627,22 @@ fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background
             continue;
         }
 
+        // 2b. Segment everything on an image the user has open.
+        if let Some((path, image, options)) = pending.everything.take() {
+            quiet_from = Instant::now() + PREFETCH_QUIET;
+            if let Some(model) = model.as_mut() {
+                everything(
+                    model,
+                    (&path, &image),
+                    &options,
+                    (&mut cache, disk.as_ref()),
+                    background.everything.get(),
+                    &notify,
+                );
+            }
+            continue;
+        }
+
         // 3. Prefetch, one image at a time, once the user pauses.
         let Some(model) = model.as_mut() else {
             pending.prefetch.clear();
@@ -673,6 +736,50 @@ fn encode_into_cache(
             });
             Err(err)
         }
+    }
+}
+
+/// Runs segment-everything on an open image (encoding it first if it is not cached) and sends the
+/// proposals, or why there are none.
+fn everything(
+    model: &mut SamModel,
+    (path, image): (&PathBuf, &RgbImage),
+    options: &EverythingOptions,
+    (cache, disk): (&mut MemoryCache, Option<&EmbeddingCache>),
+    cancel: Option<&CancelToken>,
+    notify: &Notifier,
+) {
+    if let Some(token) = cancel {
+        token.reset();
+    }
+    let failed = |message: String| {
+        notify.send(Response::EverythingFailed {
+            path: path.clone(),
+            message,
+        })
+    };
+    if cache.get(path).is_none()
+        && encode_into_cache(model, path, image, cache, disk, None, notify).is_err()
+    {
+        return failed("the image could not be encoded".into());
+    }
+    let Some(embedding) = cache.get(path) else {
+        return failed("the image's embedding is gone".into());
+    };
+    let mut report = |p: Progress| {
+        notify.send(Response::EverythingProgress {
+            path: path.clone(),
+            done: p.points_done,
+            total: p.points_total,
+        })
+    };
+    match model.segment_everything(image, options, Some(embedding), cancel, &mut report) {
+        Ok(proposals) => notify.send(Response::Everything {
+            path: path.clone(),
+            proposals,
+        }),
+        Err(SamError::Cancelled) => failed("cancelled".into()),
+        Err(err) => failed(err.to_string()),
     }
 }
 

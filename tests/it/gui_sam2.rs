@@ -120,3 +120,91 @@ fn switching_models_keeps_the_prompt_and_decodes_it_with_the_new_model() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A pixel of `masks[i]` where it is the smallest of the masks that hold it (a click there selects it).
+fn own_pixel(masks: &[samlabel::annotate::mask::Mask], i: usize) -> Option<[f32; 2]> {
+    let (w, h) = (masks[i].width(), masks[i].height());
+    (0..h)
+        .step_by(4)
+        .flat_map(|y| (0..w).step_by(4).map(move |x| (x, y)))
+        .find_map(|(x, y)| {
+            let holders: Vec<usize> = (0..masks.len()).filter(|&j| masks[j].get(x, y)).collect();
+            let smallest = holders.iter().min_by_key(|&&j| masks[j].area())?;
+            (*smallest == i && masks.iter().filter(|m| m.area() == masks[i].area()).count() == 1)
+                .then_some([x as f32 + 0.5, y as f32 + 0.5])
+        })
+}
+
+#[test]
+fn segment_everything_in_the_window_accepts_two_proposals_and_undo_takes_one_back() {
+    let dir = common::temp_dir("gui-everything");
+    std::fs::copy(
+        common::fixtures().join("images/coffee.png"),
+        dir.join("coffee.png"),
+    )
+    .unwrap();
+    let mut h = app_with_model(
+        common::sam2_model_dir(),
+        vec![dir.clone()],
+        &dir.join("out.json"),
+    );
+    wait_ready(&mut h);
+    // The random-weight model needs the quality filters off to propose anything.
+    let mut options =
+        samlabel::sam::everything::EverythingOptions::official(samlabel::sam::family::Family::Sam2);
+    options.points_per_side = 8;
+    options.pred_iou_thresh = 0.0;
+    options.stability_score_thresh = 0.0;
+    options.box_nms_thresh = 0.99;
+    h.state_mut()
+        .run_command(Command::SegmentEverything(Some(options)));
+    h.step();
+    wait_until(&mut h, "the proposals", |app| {
+        let (shown, _, _, running) = app.proposal_counts();
+        !running && shown > 0
+    });
+    h.get_by_label("Segment everything");
+    let masks: Vec<_> = h.state().proposal_masks().into_iter().cloned().collect();
+    let picks: Vec<[f32; 2]> = (0..masks.len())
+        .filter_map(|i| own_pixel(&masks, i))
+        .take(2)
+        .collect();
+    assert_eq!(
+        picks.len(),
+        2,
+        "two proposals to click among {}",
+        masks.len()
+    );
+    for p in &picks {
+        click(&mut h, *p, PointerButton::Primary);
+    }
+    assert_eq!(h.state().proposal_counts().1, 2, "two selected");
+    assert!(
+        h.state().preview_mask().is_none(),
+        "the clicks selected, they did not prompt"
+    );
+    h.key_press(Key::Enter);
+    h.step();
+    let annotations = |h: &egui_kittest::Harness<'_, samlabel::app::SamApp>| {
+        h.state()
+            .project
+            .as_ref()
+            .unwrap()
+            .dataset
+            .annotations()
+            .len()
+    };
+    assert_eq!(annotations(&h), 2);
+    assert_eq!(
+        h.state().proposal_counts().0,
+        masks.len() - 2,
+        "the accepted ones left the list"
+    );
+    command(&mut h, Key::Z, false);
+    assert_eq!(annotations(&h), 1, "undo takes one back");
+    // Esc discards the rest.
+    h.key_press(Key::Escape);
+    h.step();
+    assert_eq!(h.state().proposal_counts().0, 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,239 @@
+//! Segment everything in the window: the proposals of the current image, which of them the user
+//! selected, which are hidden because an accepted annotation already covers them, and the one
+//! texture that outlines them.
+
+use std::path::{Path, PathBuf};
+
+use egui::{Color32, TextureHandle, TextureOptions};
+
+use super::render::{self, OverlayLayer, OverlayStyle};
+use crate::annotate::mask::Mask;
+use crate::sam::everything::{EverythingOptions, Proposal};
+
+/// A proposal that lies on accepted annotations for more than this share of its area is hidden by
+/// default: the object is most likely labelled already.
+const COVERED: f64 = 0.5;
+
+/// The colour of proposals; selected ones are filled stronger, with a thick rim.
+const PROPOSAL_COLOR: Color32 = Color32::from_rgb(255, 200, 40);
+
+struct Item {
+    mask: Mask,
+    /// COCO `[x, y, w, h]` of the mask.
+    bbox: [u32; 4],
+    score: f32,
+    selected: bool,
+    /// Mostly covered by an accepted annotation.
+    covered: bool,
+}
+
+pub struct Proposals {
+    /// The image the proposals (or the run) belong to.
+    path: Option<PathBuf>,
+    /// Points decoded so far and in all, while a run goes on.
+    pub running: Option<(usize, usize)>,
+    items: Vec<Item>,
+    /// Show the proposals an accepted annotation already covers.
+    pub show_covered: bool,
+    /// The settings the next run uses (the panel edits them).
+    pub options: EverythingOptions,
+    revision: u64,
+    texture: Option<TextureHandle>,
+    texture_revision: Option<u64>,
+}
+
+impl Default for Proposals {
+    fn default() -> Self {
+        Self {
+            path: None,
+            running: None,
+            items: Vec::new(),
+            show_covered: false,
+            options: EverythingOptions::official(crate::sam::family::Family::Sam1),
+            revision: 0,
+            texture: None,
+            texture_revision: None,
+        }
+    }
+}
+
+/// What the panel shows about the proposals.
+pub struct Counts {
+    pub shown: usize,
+    pub selected: usize,
+    pub covered: usize,
+}
+
+impl Proposals {
+    /// Whether proposals are on screen or on their way.
+    pub fn is_active(&self) -> bool {
+        self.running.is_some() || !self.items.is_empty()
+    }
+
+    pub fn counts(&self) -> Counts {
+        Counts {
+            shown: self.visible().count(),
+            selected: self.visible().filter(|i| i.selected).count(),
+            covered: self.items.iter().filter(|i| i.covered).count(),
+        }
+    }
+
+    fn visible(&self) -> impl Iterator<Item = &Item> {
+        self.items
+            .iter()
+            .filter(|i| self.show_covered || !i.covered)
+    }
+
+    /// The masks of the shown proposals, in order.
+    pub fn shown_masks(&self) -> Vec<&Mask> {
+        self.visible().map(|i| &i.mask).collect()
+    }
+
+    /// A run starts on `path`; what was shown before goes.
+    pub fn start(&mut self, path: &Path) {
+        self.clear();
+        self.path = Some(path.to_path_buf());
+        self.running = Some((0, 0));
+    }
+
+    pub fn progress(&mut self, path: &Path, done: usize, total: usize) {
+        if self.path.as_deref() == Some(path) && self.running.is_some() {
+            self.running = Some((done, total));
+        }
+    }
+
+    /// The run's answer; `accepted` are the masks already accepted on the image (for hiding the
+    /// proposals they cover). False if it is for another image.
+    pub fn arrived(&mut self, path: &Path, proposals: Vec<Proposal>, accepted: &[&Mask]) -> bool {
+        if self.path.as_deref() != Some(path) {
+            return false;
+        }
+        self.running = None;
+        self.items = proposals
+            .into_iter()
+            .map(|p| {
+                let mask = p.rle.to_mask();
+                let area = mask.area().max(1) as f64;
+                let covered = accepted.iter().any(|a| {
+                    let inside = mask
+                        .as_bytes()
+                        .iter()
+                        .zip(a.as_bytes())
+                        .filter(|&(&m, &a)| m != 0 && a != 0)
+                        .count();
+                    inside as f64 / area > COVERED
+                });
+                Item {
+                    bbox: mask.bbox(),
+                    mask,
+                    score: p.predicted_iou,
+                    selected: false,
+                    covered,
+                }
+            })
+            .collect();
+        self.revision += 1;
+        true
+    }
+
+    /// The run ended without proposals (failed or cancelled).
+    pub fn stopped(&mut self, path: &Path) {
+        if self.path.as_deref() == Some(path) {
+            self.running = None;
+        }
+    }
+
+    /// Selects or deselects the shown proposal at an image point (the smallest one there, so that
+    /// parts inside larger proposals can be picked). False when there is none.
+    pub fn toggle_at(&mut self, [x, y]: [f32; 2]) -> bool {
+        let (x, y) = (x.floor(), y.floor());
+        let show_covered = self.show_covered;
+        let hit = self
+            .items
+            .iter_mut()
+            .filter(|i| show_covered || !i.covered)
+            .filter(|i| {
+                x >= 0.0
+                    && y >= 0.0
+                    && (x as u32) < i.mask.width()
+                    && (y as u32) < i.mask.height()
+                    && i.mask.get(x as u32, y as u32)
+            })
+            .min_by_key(|i| i.mask.area());
+        match hit {
+            Some(item) => {
+                item.selected = !item.selected;
+                self.revision += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Takes the selected proposals (or, with `all`, every shown one) out of the list, best first,
+    /// to be accepted; the rest stay.
+    pub fn take(&mut self, all: bool) -> Vec<Mask> {
+        let show_covered = self.show_covered;
+        let (taken, rest): (Vec<Item>, Vec<Item>) = std::mem::take(&mut self.items)
+            .into_iter()
+            .partition(|i| (all || i.selected) && (show_covered || !i.covered));
+        self.items = rest;
+        self.revision += 1;
+        let mut taken = taken;
+        taken.sort_by(|a, b| b.score.total_cmp(&a.score));
+        taken.into_iter().map(|i| i.mask).collect()
+    }
+
+    /// Discards every proposal (and forgets a run on its way).
+    pub fn clear(&mut self) {
+        let options = self.options.clone();
+        let show_covered = self.show_covered;
+        let revision = self.revision + 1;
+        *self = Self {
+            options,
+            show_covered,
+            revision,
+            ..Self::default()
+        };
+    }
+
+    /// The path a run or the proposals belong to.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The texture that outlines the shown proposals (selected ones filled), made again when they
+    /// changed.
+    pub fn texture(
+        &mut self,
+        ctx: &egui::Context,
+        max_texture_side: usize,
+    ) -> Option<&TextureHandle> {
+        if self.items.is_empty() {
+            return None;
+        }
+        let revision = self.revision + u64::from(self.show_covered);
+        if self.texture_revision != Some(revision) {
+            let (w, h) = (self.items[0].mask.width(), self.items[0].mask.height());
+            let layers: Vec<OverlayLayer<'_>> = self
+                .visible()
+                .map(|i| OverlayLayer {
+                    mask: &i.mask,
+                    bbox: i.bbox,
+                    color: PROPOSAL_COLOR,
+                    selected: i.selected,
+                    hovered: false,
+                })
+                .collect();
+            // A light fill, stronger and with a thick rim for the selected ones.
+            let style = OverlayStyle {
+                fill: 0.15,
+                outlines_only: false,
+            };
+            let image = render::overlay(w, h, &layers, style, max_texture_side);
+            self.texture = Some(ctx.load_texture("proposals", image, TextureOptions::LINEAR));
+            self.texture_revision = Some(revision);
+        }
+        self.texture.as_ref()
+    }
+}
