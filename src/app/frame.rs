@@ -59,14 +59,18 @@ impl SamApp {
                     let accepted: Vec<&Mask> = accepted.iter().collect();
                     if self.proposals.arrived(&path, proposals, &accepted) {
                         let counts = self.proposals.counts();
-                        self.notify(
-                            MessageLevel::Info,
+                        let text = if counts.shown + counts.covered == 0 {
+                            "segment everything proposed nothing: lower the thresholds in its \
+                             Settings and run again"
+                                .to_string()
+                        } else {
                             format!(
                                 "{} proposals ({} hidden: already annotated); click to select, \
                                  Enter accepts",
                                 counts.shown, counts.covered
-                            ),
-                        );
+                            )
+                        };
+                        self.notify(MessageLevel::Info, text);
                     }
                 }
                 Response::EverythingFailed { path, message } => {

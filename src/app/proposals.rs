@@ -33,6 +33,8 @@ pub struct Proposals {
     /// Points decoded so far and in all, while a run goes on.
     pub running: Option<(usize, usize)>,
     items: Vec<Item>,
+    /// A run's answer arrived (the panel stays, with its settings, even when it proposed nothing).
+    answered: bool,
     /// Show the proposals an accepted annotation already covers.
     pub show_covered: bool,
     /// The settings the next run uses (the panel edits them).
@@ -48,6 +50,7 @@ impl Default for Proposals {
             path: None,
             running: None,
             items: Vec::new(),
+            answered: false,
             show_covered: false,
             options: EverythingOptions::official(crate::sam::family::Family::Sam1),
             revision: 0,
@@ -67,7 +70,7 @@ pub struct Counts {
 impl Proposals {
     /// Whether proposals are on screen or on their way.
     pub fn is_active(&self) -> bool {
-        self.running.is_some() || !self.items.is_empty()
+        self.running.is_some() || self.answered || !self.items.is_empty()
     }
 
     pub fn counts(&self) -> Counts {
@@ -109,6 +112,7 @@ impl Proposals {
             return false;
         }
         self.running = None;
+        self.answered = true;
         self.items = proposals
             .into_iter()
             .map(|p| {
