@@ -51,7 +51,10 @@ struct Segmentation {
     counts: String,
 }
 
-fn check(path: &std::path::Path, model: &mut SamModel) -> usize {
+/// The embeddings of the fixture images, made once per test (every setting starts from the same).
+type Embeddings = std::collections::HashMap<String, samlabel::sam::Embedding>;
+
+fn check(path: &std::path::Path, model: &mut SamModel, embeddings: &mut Embeddings) -> usize {
     let text = std::fs::read_to_string(path).unwrap();
     let expected: Expected = serde_json::from_str(&text).unwrap();
     let p = &expected.effective_params;
@@ -82,8 +85,13 @@ fn check(path: &std::path::Path, model: &mut SamModel) -> usize {
     };
     assert_eq!(expected.family, family, "{}", path.display());
     let image = imageio::load_rgb(&common::fixtures().join(&expected.file)).unwrap();
+    if !embeddings.contains_key(&expected.file) {
+        let (embedding, _) = model.encode(&image).unwrap();
+        embeddings.insert(expected.file.clone(), embedding);
+    }
+    let whole = &embeddings[&expected.file];
     let proposals: Vec<Proposal> = model
-        .segment_everything(&image, &options, None, None, &mut |_| {})
+        .segment_everything(&image, &options, Some(whole), None, &mut |_| {})
         .unwrap();
     let name = path.file_name().unwrap().to_string_lossy();
     assert_eq!(
@@ -148,9 +156,9 @@ fn check_family(family: &str, model_dir: std::path::PathBuf, expected_family: Fa
     files.retain(|p| !(family == "sam2" && p.to_string_lossy().contains("_e_minregion")));
     files.sort();
     assert!(files.len() >= 5, "{family}: {} fixture files", files.len());
-    let mut total = 0;
+    let (mut total, mut embeddings) = (0, Embeddings::new());
     for file in &files {
-        total += check(file, &mut model);
+        total += check(file, &mut model, &mut embeddings);
     }
     assert!(
         total > 100,
