@@ -190,8 +190,9 @@ pub fn nms(boxes: &[[f32; 4]], scores: &[f32], threshold: f32) -> Vec<usize> {
     keep
 }
 
-/// A candidate that passed the per-point filters. Its mask is kept as runs of each row (small) until
-/// it survives NMS; only then is it made into the whole image's RLE.
+/// A candidate that passed the per-point filters. Its mask is made only if it survives NMS: from
+/// the decoder's answer for its point, asked again then (a few kilobytes per candidate instead of a
+/// full-resolution mask, whatever the masks look like).
 struct Kept {
     mask: KeptMask,
     /// `[x0, y0, x1, y1]` of the mask's first and last pixels, in image pixels.
@@ -203,35 +204,13 @@ struct Kept {
 }
 
 enum KeptMask {
-    /// Row runs in the crop.
-    Runs(RowRuns),
+    /// Not made yet: candidate `token` of the click at this point of the crop.
+    Pending {
+        point_in_crop: [f32; 2],
+        token: usize,
+    },
     /// The whole image's RLE.
     Rle(Rle),
-}
-
-/// A binary mask as `[start, end)` runs of inside pixels, row by row: a few kilobytes where the
-/// mask itself would take megabytes.
-struct RowRuns {
-    width: u32,
-    height: u32,
-    /// `row_ends[y]`: the end of row `y`'s runs in `runs` (pairs of start and end).
-    row_ends: Vec<u32>,
-    runs: Vec<u32>,
-}
-
-impl RowRuns {
-    fn to_mask(&self) -> Mask {
-        let w = self.width as usize;
-        let mut data = vec![0u8; w * self.height as usize];
-        let mut from = 0;
-        for (y, &end) in self.row_ends.iter().enumerate() {
-            for pair in self.runs[from..end as usize].chunks_exact(2) {
-                data[y * w + pair[0] as usize..y * w + pair[1] as usize].fill(1);
-            }
-            from = end as usize;
-        }
-        Mask::from_bits(self.width, self.height, data)
-    }
 }
 
 impl SamModel {
@@ -302,6 +281,7 @@ impl SamModel {
                         (w, h),
                     )
                 }));
+                drop(answers);
                 done += batch.len();
                 progress(Progress {
                     points_done: done,
@@ -316,8 +296,22 @@ impl SamModel {
                 .into_iter()
                 .filter_map(|i| slots[i].take())
                 .collect();
-            // Only now are the survivors' masks made and encoded, on all cores.
-            all.extend(in_parallel(&survivors, |k| vec![k.encoded((w, h))]));
+            // Only now are the survivors' masks made: their points decoded again, a batch at a
+            // time, and the masks encoded on all cores.
+            for chunk in survivors.chunks(options.points_per_batch.max(1)) {
+                let points: Vec<[f32; 2]> = chunk
+                    .iter()
+                    .map(|k| match k.mask {
+                        KeptMask::Pending { point_in_crop, .. } => point_in_crop,
+                        KeptMask::Rle(_) => [0.0, 0.0],
+                    })
+                    .collect();
+                let answers = self.decode_points(embedding, &points)?;
+                let jobs: Vec<(&Kept, &Candidates)> = chunk.iter().zip(&answers).collect();
+                all.extend(in_parallel(&jobs, |(kept, candidates)| {
+                    vec![kept.encoded(candidates, embedding.model_from_image, (w, h))]
+                }));
+            }
         }
         if crops.len() > 1 {
             // Across crops the proposal of the smaller crop wins.
@@ -344,14 +338,25 @@ impl SamModel {
 }
 
 impl Kept {
-    /// A copy whose mask is the whole image's RLE.
-    fn encoded(&self, image_size: (u32, u32)) -> Kept {
+    /// A copy whose mask is the whole image's RLE, made from the decoder's answer for its point.
+    fn encoded(
+        &self,
+        candidates: &Candidates,
+        model_from_image: ModelFromImage,
+        image_size: (u32, u32),
+    ) -> Kept {
         let rle = match &self.mask {
             KeptMask::Rle(rle) => rle.clone(),
-            KeptMask::Runs(runs) if self.crop == [0, 0, image_size.0, image_size.1] => {
-                Rle::from_mask(&runs.to_mask())
+            KeptMask::Pending { token, .. } => {
+                let (cw, ch) = model_from_image.image_size;
+                let mask =
+                    postprocess::mask_at(candidates.logits(*token), &model_from_image, cw, ch);
+                if self.crop == [0, 0, image_size.0, image_size.1] {
+                    Rle::from_mask(&mask)
+                } else {
+                    Rle::from_mask(&uncrop(&mask, self.crop, image_size))
+                }
             }
-            KeptMask::Runs(runs) => Rle::from_mask(&uncrop(&runs.to_mask(), self.crop, image_size)),
         };
         Kept {
             mask: KeptMask::Rle(rle),
@@ -362,7 +367,7 @@ impl Kept {
     fn rle(&self) -> Rle {
         match &self.mask {
             KeptMask::Rle(rle) => rle.clone(),
-            KeptMask::Runs(runs) => Rle::from_mask(&runs.to_mask()),
+            KeptMask::Pending { .. } => unreachable!("proposals are encoded before cleanup"),
         }
     }
 
@@ -371,7 +376,9 @@ impl Kept {
         let [cx0, cy0, cx1, cy1] = self.crop;
         let rle = match self.mask {
             KeptMask::Rle(rle) => rle,
-            KeptMask::Runs(runs) => Rle::from_mask(&runs.to_mask()),
+            KeptMask::Pending { .. } => {
+                unreachable!("proposals are encoded before they are output")
+            }
         };
         Proposal {
             area: rle.area(),
@@ -409,51 +416,15 @@ fn filter_candidates(
             continue;
         }
         let offset = options.stability_score_offset;
-        let (mut inner, mut outer) = (0u64, 0u64);
-        let (mut bx0, mut by0, mut bx1, mut by1) = (u32::MAX, u32::MAX, 0u32, 0u32);
-        let mut runs = RowRuns {
-            width: crop_w,
-            height: crop_h,
-            row_ends: Vec::with_capacity(crop_h as usize),
-            runs: Vec::new(),
-        };
-        postprocess::logit_rows(
+        let t = postprocess::MASK_THRESHOLD;
+        let stats = postprocess::threshold_stats(
             candidates.logits(index),
             &model_from_image,
             (crop_w, crop_h),
-            |y, row| {
-                inner += row
-                    .iter()
-                    .filter(|&&v| v > postprocess::MASK_THRESHOLD + offset)
-                    .count() as u64;
-                outer += row
-                    .iter()
-                    .filter(|&&v| v > postprocess::MASK_THRESHOLD - offset)
-                    .count() as u64;
-                let before = runs.runs.len();
-                let mut start = None;
-                for (x, &v) in row.iter().enumerate() {
-                    match (v > postprocess::MASK_THRESHOLD, start) {
-                        (true, None) => start = Some(x as u32),
-                        (false, Some(s)) => {
-                            runs.runs.extend([s, x as u32]);
-                            start = None;
-                        }
-                        _ => {}
-                    }
-                }
-                if let Some(s) = start {
-                    runs.runs.extend([s, row.len() as u32]);
-                }
-                if runs.runs.len() > before {
-                    bx0 = bx0.min(runs.runs[before]);
-                    bx1 = bx1.max(runs.runs[runs.runs.len() - 1] - 1);
-                    by0 = by0.min(y as u32);
-                    by1 = y as u32;
-                }
-                runs.row_ends.push(runs.runs.len() as u32);
-            },
+            [t + offset, t - offset, t],
+            2,
         );
+        let [inner, outer, _] = stats.above;
         let stability_score = inner as f32 / outer as f32;
         // Kept when `>=` the threshold; a NaN score (no pixel above `-offset`) is not.
         let below = stability_score
@@ -463,16 +434,18 @@ fn filter_candidates(
             continue;
         }
         // The official box: first and last pixel (all zeros for an empty mask).
-        let bbox = if bx0 == u32::MAX {
-            [0, 0, 0, 0]
-        } else {
-            [bx0 + cx0, by0 + cy0, bx1 + cx0, by1 + cy0]
+        let bbox = match stats.bbox {
+            Some([bx0, by0, bx1, by1]) => [bx0 + cx0, by0 + cy0, bx1 + cx0, by1 + cy0],
+            None => [0, 0, 0, 0],
         };
         if near_crop_edge(bbox, crop, image_size) {
             continue;
         }
         kept.push(Kept {
-            mask: KeptMask::Runs(runs),
+            mask: KeptMask::Pending {
+                point_in_crop: [point_in_crop[0] as f32, point_in_crop[1] as f32],
+                token: index,
+            },
             bbox,
             predicted_iou,
             stability_score,

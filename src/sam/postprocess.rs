@@ -171,6 +171,116 @@ pub fn logit_rows(
     upscale(logits_256, model_from_image, (out_w, out_h), sink);
 }
 
+/// What segment-everything's filters need of one candidate upscaled to `out_w x out_h`, without
+/// making it: how many pixels lie above each threshold, and the first and last pixel (x and y)
+/// above `thresholds[box_threshold]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThresholdStats<const N: usize> {
+    pub above: [u64; N],
+    /// `[x0, y0, x1, y1]` (inclusive), `None` when no pixel is above.
+    pub bbox: Option<[u32; 4]>,
+}
+
+/// [`ThresholdStats`] of one candidate's logits upscaled to `out_w x out_h` over the whole image,
+/// exactly as counting the pixels of [`logit_rows`] would give, but fast: the output is walked in
+/// segments that share their four source samples, and a segment whose samples all lie clearly on
+/// one side of every threshold (bilinear interpolation stays between its samples) is counted whole.
+/// Only segments near a threshold are computed pixel by pixel, with torch's arithmetic.
+pub fn threshold_stats<const N: usize>(
+    logits_256: &[f32],
+    model_from_image: &ModelFromImage,
+    (out_w, out_h): (u32, u32),
+    thresholds: [f32; N],
+    box_threshold: usize,
+) -> ThresholdStats<N> {
+    let (plane, (w, h)) = image_logits(logits_256, model_from_image);
+    let mut stats = ThresholdStats {
+        above: [0; N],
+        bbox: None,
+    };
+    if w == 0 || h == 0 || out_w == 0 || out_h == 0 {
+        return stats;
+    }
+    let xs = Axis::new(w, out_w as usize);
+    let ys = Axis::new(h, out_h as usize);
+    // Runs of output columns with the same pair of source columns.
+    let mut segments: Vec<(usize, usize)> = Vec::new();
+    for x in 0..xs.len() {
+        match segments.last_mut() {
+            Some((_, end)) if xs.lo[*end - 1] == xs.lo[x] && xs.hi[*end - 1] == xs.hi[x] => {
+                *end = x + 1
+            }
+            _ => segments.push((x, x + 1)),
+        }
+    }
+    // Every source row the output reads, resized horizontally once (as `resize_with_axes` does).
+    let (first_row, last_row) = (ys.lo[0], ys.hi[ys.len() - 1]);
+    let out_w = out_w as usize;
+    let mut rows = vec![0.0f32; (last_row - first_row + 1) * out_w];
+    for (r, row) in rows.chunks_exact_mut(out_w).enumerate() {
+        let s = &plane[(first_row + r) * w..(first_row + r + 1) * w];
+        for (ox, v) in row.iter_mut().enumerate() {
+            let (x0, x1, fx) = (xs.lo[ox], xs.hi[ox], xs.frac[ox]);
+            *v = (1.0 - fx) * s[x0] + fx * s[x1];
+        }
+    }
+    let mut values = vec![0.0f32; out_w];
+    let (mut bx0, mut by0, mut bx1, mut by1) = (u32::MAX, u32::MAX, 0u32, 0u32);
+    for oy in 0..ys.len() {
+        let (y0, y1, fy) = (ys.lo[oy], ys.hi[oy], ys.frac[oy]);
+        let (r0, r1) = (&plane[y0 * w..(y0 + 1) * w], &plane[y1 * w..(y1 + 1) * w]);
+        let top = &rows[(y0 - first_row) * out_w..(y0 - first_row + 1) * out_w];
+        let bottom = &rows[(y1 - first_row) * out_w..(y1 - first_row + 1) * out_w];
+        let (mut first, mut last) = (None, None);
+        for &(from, to) in &segments {
+            let (x0, x1) = (xs.lo[from], xs.hi[from]);
+            let corners = [r0[x0], r0[x1], r1[x0], r1[x1]];
+            let lo = corners.iter().copied().fold(f32::INFINITY, f32::min);
+            let hi = corners.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            // Rounding in the two blends moves a value by a few ulps of the samples at most.
+            let eps = lo.abs().max(hi.abs()).max(1.0) * 1e-5;
+            if thresholds.iter().all(|&t| lo - eps > t || hi + eps <= t) {
+                for (n, &t) in thresholds.iter().enumerate() {
+                    if lo - eps > t {
+                        stats.above[n] += (to - from) as u64;
+                    }
+                }
+                if lo - eps > thresholds[box_threshold] {
+                    first.get_or_insert(from);
+                    last = Some(to - 1);
+                }
+                continue;
+            }
+            let segment = &mut values[from..to];
+            for ((v, &t), &b) in segment
+                .iter_mut()
+                .zip(&top[from..to])
+                .zip(&bottom[from..to])
+            {
+                *v = (1.0 - fy) * t + fy * b;
+            }
+            for (n, &t) in thresholds.iter().enumerate() {
+                stats.above[n] += segment.iter().filter(|&&v| v > t).count() as u64;
+            }
+            let inside = |v: &f32| *v > thresholds[box_threshold];
+            if let Some(i) = segment.iter().position(inside) {
+                first.get_or_insert(from + i);
+                last = Some(from + segment.iter().rposition(inside).unwrap_or(i));
+            }
+        }
+        if let (Some(first), Some(last)) = (first, last) {
+            bx0 = bx0.min(first as u32);
+            bx1 = bx1.max(last as u32);
+            by0 = by0.min(oy as u32);
+            by1 = oy as u32;
+        }
+    }
+    if bx0 != u32::MAX {
+        stats.bbox = Some([bx0, by0, bx1, by1]);
+    }
+    stats
+}
+
 /// Longest side of a click preview: sharp on any screen, cheap to upscale and upload per click. The
 /// window asks for this size and `bench` times it; the full-resolution mask is made on accept.
 pub const PREVIEW_MAX_SIDE: u32 = 2048;
@@ -252,6 +362,49 @@ pub fn mask_in_image(logits_256: &[f32], model_from_image: &ModelFromImage) -> M
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn threshold_stats_equal_counting_every_pixel() {
+        // Smooth logits with a few sharp steps, as candidates have.
+        let logits: Vec<f32> = (0..LOW_RES * LOW_RES)
+            .map(|i| {
+                let (x, y) = ((i % LOW_RES) as f32, (i / LOW_RES) as f32);
+                ((x - 100.0) * 0.07).sin() * 3.0
+                    + ((y - 60.0) * 0.05).cos() * 2.0
+                    + if (x as usize / 30 + y as usize / 40) % 5 == 0 {
+                        4.0
+                    } else {
+                        0.0
+                    }
+            })
+            .collect();
+        for t in [
+            ModelFromImage::new(1000, 667, 1024),
+            ModelFromImage::stretched(1000, 667, 1024),
+            ModelFromImage::new(300, 900, 1024),
+        ] {
+            let (w, h) = t.image_size;
+            let thresholds = [-1.0f32, 0.0, 1.0];
+            let mut above = [0u64; 3];
+            let mut bbox = (u32::MAX, u32::MAX, 0, 0);
+            logit_rows(&logits, &t, (w, h), |y, row| {
+                for (x, &v) in row.iter().enumerate() {
+                    for (n, &th) in thresholds.iter().enumerate() {
+                        above[n] += u64::from(v > th);
+                    }
+                    if v > 0.0 {
+                        bbox.0 = bbox.0.min(x as u32);
+                        bbox.2 = bbox.2.max(x as u32);
+                        bbox.1 = bbox.1.min(y as u32);
+                        bbox.3 = y as u32;
+                    }
+                }
+            });
+            let stats = threshold_stats(&logits, &t, (w, h), thresholds, 1);
+            assert_eq!(stats.above, above);
+            assert_eq!(stats.bbox, Some([bbox.0, bbox.1, bbox.2, bbox.3]));
+        }
+    }
 
     #[test]
     fn upscale_matches_torch_on_a_small_case() {
