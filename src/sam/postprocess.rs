@@ -371,7 +371,7 @@ mod tests {
                 let (x, y) = ((i % LOW_RES) as f32, (i / LOW_RES) as f32);
                 ((x - 100.0) * 0.07).sin() * 3.0
                     + ((y - 60.0) * 0.05).cos() * 2.0
-                    + if (x as usize / 30 + y as usize / 40) % 5 == 0 {
+                    + if (x as usize / 30 + y as usize / 40).is_multiple_of(5) {
                         4.0
                     } else {
                         0.0
