@@ -22,7 +22,8 @@ const MAGIC: &[u8; 8] = b"SAMEMB02";
 const MAX_TENSORS: usize = 8;
 const MAX_FLOATS: usize = 64 << 20;
 
-/// Default memory for embeddings kept in memory by the window, in MB: 64 SAM embeddings of 4 MB.
+/// Default memory for embeddings kept in memory by the window, in MB: 64 SAM embeddings of 4 MB, or
+/// 15 SAM 2.1 embeddings of 16.8 MB (three tensors).
 pub const DEFAULT_MEMORY_MB: usize = 256;
 
 /// Where a model's embeddings are cached.
