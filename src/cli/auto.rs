@@ -18,7 +18,7 @@ use samlabel::sam::hub;
 use serde_json::Value;
 
 use super::ModelArgs;
-use super::embed::parse_shard;
+use super::embed::{parse_shard, shard_of};
 
 /// The image entry's extra key that records which automatic mode labelled it.
 pub const AUTO_KEY: &str = "samlabel_auto";
@@ -109,12 +109,7 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
     debug_assert!(args.everything);
     let images = collect_images(&args.paths)?;
     let (k, n) = args.shard.unwrap_or((1, 1));
-    let mine: Vec<PathBuf> = images
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| i % n == k - 1)
-        .map(|(_, p)| p)
-        .collect();
+    let mine = shard_of(images, (k, n));
 
     // The dataset before the slow part: a busy or broken file is reported at once.
     let (mut project, warnings) = Project::open_for_writing(&args.coco)?;

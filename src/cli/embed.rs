@@ -41,16 +41,22 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     Ok((k, n))
 }
 
-pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
-    let images =
-        list_images(&args.dir).with_context(|| format!("cannot read {}", args.dir.display()))?;
-    let (k, n) = args.shard.unwrap_or((1, 1));
-    let mine: Vec<PathBuf> = images
+/// The K-th of N shares of `images` (in their order): every N-th image, starting with the K-th, so
+/// that machines given `1/N` .. `N/N` take every image exactly once.
+pub fn shard_of(images: Vec<PathBuf>, (k, n): (usize, usize)) -> Vec<PathBuf> {
+    images
         .into_iter()
         .enumerate()
         .filter(|(i, _)| i % n == k - 1)
         .map(|(_, p)| p)
-        .collect();
+        .collect()
+}
+
+pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
+    let images =
+        list_images(&args.dir).with_context(|| format!("cannot read {}", args.dir.display()))?;
+    let (k, n) = args.shard.unwrap_or((1, 1));
+    let mine = shard_of(images, (k, n));
     let mut model = args.model.load()?;
     let cache = EmbeddingCache::for_model(&hub::embeddings_dir(), &model);
     let bar = ProgressBar::new(mine.len() as u64);
