@@ -28,10 +28,30 @@ fi
 echo "model family: $family; python side: $pipeline"
 
 cargo build --release --quiet
-rust=$(target/release/samlabel bench --model-dir "$model" "$image" --clicks "$clicks" --repeats "$repeats" --seed "$seed")
+# EVERYTHING=N also compares segment-everything at N points per side with every filter off (each
+# candidate through every stage) against the official generator in PyTorch on the same random-weight
+# model (benches/python_everything.py; known bench models only; minutes at N=32).
+everything="${EVERYTHING:-0}"
+rust=$(target/release/samlabel bench --model-dir "$model" "$image" --clicks "$clicks" --repeats "$repeats" --seed "$seed" --everything "$everything")
 py=$("$python" "$pipeline" --model-dir "$model" "$image" --clicks "$clicks" --repeats "$repeats" --seed "$seed")
 echo "rust:   $rust"
 echo "python: $py"
+if [ "$everything" != 0 ]; then
+    variant=tiny
+    case "$model" in *base-plus*|*base_plus*) variant=base_plus ;; esac
+    py_everything=$("$python" benches/python_everything.py --family "$family" --sam2-variant "$variant" \
+        --image "$image" --model-dir "$model" --points-per-side "$everything" \
+        --pred-iou-thresh 0 --stability-score-thresh 0 --points-per-batch 8)
+    echo "python everything: $py_everything"
+    "$python" - "$rust" "$py_everything" <<'PY'
+import json, sys
+r, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+ratio = r["everything_ms"] / p["rest_ms"]
+verdict = "  ok" if ratio <= 0.5 else "  over the goal 0.5"
+print(f"everything rust / python (encode excluded, {r['everything_points_per_side']}^2 points, filters off) "
+      f"{r['everything_ms'] / 1e3:.1f} s / {p['rest_ms'] / 1e3:.1f} s = {ratio:.2f}{verdict}")
+PY
+fi
 "$python" - "$rust" "$py" "$family" <<'PY'
 import json, sys
 r, p, family = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
