@@ -16,16 +16,16 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
-use crate::annotate::mask::Mask;
+mod memory;
+mod messages;
+use memory::MemoryCache;
+pub use messages::{RenderJob, RenderTarget, Request, Response};
+
 use crate::imageio;
 use crate::sam::cache::{EmbeddingCache, encode_cached};
-use crate::sam::everything::{EverythingOptions, Progress, Proposal};
+use crate::sam::everything::{EverythingOptions, Progress};
 use crate::sam::hub::ModelSource;
-use crate::sam::preprocess::ModelFromImage;
-use crate::sam::{
-    CancelToken, Embedding, Multimask, Prediction, Prompt, SamError, SamModel, SessionOptions,
-    postprocess,
-};
+use crate::sam::{CancelToken, Embedding, Multimask, Prompt, SamError, SamModel, SessionOptions};
 
 /// How the worker runs: the model, where it runs and how much it may keep.
 #[derive(Clone, Debug)]
@@ -40,149 +40,6 @@ pub struct WorkerOptions {
 
 /// After a click or an open, prefetching waits this long for the user to pause.
 const PREFETCH_QUIET: Duration = Duration::from_millis(1500);
-
-#[derive(Debug)]
-pub enum Request {
-    /// Load the image for display and encode it (before anything but a decode).
-    Open(PathBuf),
-    /// Encode these images in the background, in order, when idle; replaces the previous list.
-    Prefetch(Vec<PathBuf>),
-    /// Decode a prompt; the chosen candidate comes back as a mask of `preview_size`.
-    Decode {
-        seq: u64,
-        path: PathBuf,
-        prompt: Prompt,
-        multimask: Multimask,
-        preview_size: (u32, u32),
-    },
-    /// Make a candidate's logits into a mask (Tab, accept, brush, the zoomed-in detail).
-    Render(RenderJob),
-    /// Load another model and use it from now on (the images encoded so far are forgotten); the old
-    /// one stays if the new one cannot be used.
-    UseModel(ModelSource),
-    /// Encode an image already on screen again (after a model change).
-    Encode(PathBuf, Arc<RgbImage>),
-    /// Propose every object on an image on screen (its embedding is made first if needed).
-    Everything {
-        path: PathBuf,
-        image: Arc<RgbImage>,
-        options: EverythingOptions,
-    },
-    /// Stop the running segment-everything (between two batches of points).
-    CancelEverything,
-}
-
-/// One candidate's low-res logits and the mask to make of them.
-#[derive(Debug)]
-pub struct RenderJob {
-    /// The decode the logits came from, and the candidate.
-    pub seq: u64,
-    pub index: usize,
-    pub logits: Vec<f32>,
-    pub model_from_image: ModelFromImage,
-    pub target: RenderTarget,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum RenderTarget {
-    /// The whole image at this size (the click preview's).
-    Whole((u32, u32)),
-    /// The whole image at its own size: exactly `SamPredictor`'s mask.
-    Full,
-    /// Part of the image (`[x0, y0, x1, y1]` in image pixels) at this size: the view zoomed in.
-    Region([f32; 4], (u32, u32)),
-}
-
-impl RenderJob {
-    fn render(&self) -> Mask {
-        let t = &self.model_from_image;
-        match self.target {
-            RenderTarget::Whole((w, h)) => postprocess::mask_at(&self.logits, t, w, h),
-            RenderTarget::Full => postprocess::mask_in_image(&self.logits, t),
-            RenderTarget::Region(region, (w, h)) => {
-                postprocess::mask_region(&self.logits, t, region, w, h)
-            }
-        }
-    }
-}
-
-#[derive(Debug)]
-pub enum Response {
-    Downloading {
-        done: u64,
-        total: u64,
-    },
-    ModelReady {
-        name: String,
-        /// "SAM" or "SAM 2.1", for the status bar.
-        family: String,
-        provider: String,
-        notices: Vec<String>,
-    },
-    ModelFailed(String),
-    /// `Request::UseModel` failed; the model in use stays.
-    ModelSwitchFailed(String),
-    ImageLoaded {
-        path: PathBuf,
-        image: Arc<RgbImage>,
-        /// Said once the image shows, e.g. that only the first frame of an animation is used.
-        note: Option<String>,
-        /// Shown on the image as long as it is on screen: the file is cut short.
-        warning: Option<String>,
-    },
-    ImageFailed {
-        path: PathBuf,
-        message: String,
-    },
-    EncodeStarted {
-        path: PathBuf,
-    },
-    Encoded {
-        path: PathBuf,
-        millis: f64,
-    },
-    EncodeFailed {
-        path: PathBuf,
-        message: String,
-    },
-    /// A prefetch encode gave way to the user's work; it is retried later.
-    EncodeCancelled {
-        path: PathBuf,
-    },
-    Decoded {
-        seq: u64,
-        path: PathBuf,
-        /// The chosen candidate's mask is at the requested preview size.
-        prediction: Box<Prediction>,
-        /// Decoder plus preview upscaling.
-        millis: f64,
-    },
-    Rendered {
-        seq: u64,
-        index: usize,
-        target: RenderTarget,
-        mask: Mask,
-    },
-    DecodeFailed {
-        seq: u64,
-        message: String,
-    },
-    EverythingProgress {
-        path: PathBuf,
-        done: usize,
-        total: usize,
-    },
-    /// Segment-everything's proposals, in the official generator's order.
-    Everything {
-        path: PathBuf,
-        proposals: Vec<Proposal>,
-    },
-    /// It failed or was cancelled (`message` says which).
-    EverythingFailed {
-        path: PathBuf,
-        message: String,
-    },
-}
 
 /// The UI's handle on the worker threads.
 pub struct Worker {
@@ -441,54 +298,6 @@ impl Pending {
     }
 }
 
-/// Embeddings in memory, least recently used first, within a budget in bytes.
-struct MemoryCache {
-    entries: VecDeque<(PathBuf, Embedding)>,
-    budget: usize,
-    /// The image the user has open: never evicted, whatever prefetching brings in.
-    pinned: Option<PathBuf>,
-}
-
-impl MemoryCache {
-    fn get(&self, path: &PathBuf) -> Option<&Embedding> {
-        self.entries.iter().find(|(p, _)| p == path).map(|(_, e)| e)
-    }
-
-    /// Marks `path` as just used; false if it is not cached.
-    fn touch(&mut self, path: &PathBuf) -> bool {
-        match self.entries.iter().position(|(p, _)| p == path) {
-            Some(pos) => {
-                if let Some(entry) = self.entries.remove(pos) {
-                    self.entries.push_back(entry);
-                }
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn bytes(&self) -> usize {
-        self.entries.iter().map(|(_, e)| e.bytes()).sum()
-    }
-
-    /// Adds an embedding, evicting the least recently used ones to stay within the budget; the newest
-    /// one and the pinned one stay even when they alone are over it.
-    fn insert(&mut self, path: PathBuf, embedding: Embedding) {
-        let size = embedding.bytes();
-        while self.bytes() + size > self.budget {
-            let Some(oldest) = self
-                .entries
-                .iter()
-                .position(|(p, _)| Some(p) != self.pinned.as_ref())
-            else {
-                break;
-            };
-            self.entries.remove(oldest);
-        }
-        self.entries.push_back((path, embedding));
-    }
-}
-
 /// Tells the UI that `model` is ready to use.
 fn announce(model: &SamModel, notify: &Notifier) {
     notify.send(Response::ModelReady {
@@ -525,11 +334,7 @@ fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background
             .map(|(m, root)| EmbeddingCache::for_model(root, m))
     };
     let mut disk = disk_for(model.as_ref());
-    let mut cache = MemoryCache {
-        entries: VecDeque::new(),
-        budget: options.memory_budget,
-        pinned: None,
-    };
+    let mut cache = MemoryCache::new(options.memory_budget);
     let mut failed: Vec<PathBuf> = Vec::new();
     let mut pending = Pending::default();
     // Prefetching waits until the user pauses.
@@ -799,51 +604,4 @@ fn load_model(
         .map_err(|e| e.to_string())?;
     SamModel::load(&dir, options)
         .map_err(|e| format!("cannot use the model in {}: {e}", dir.display()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sam::preprocess::ModelFromImage;
-
-    fn embedding(floats: usize) -> Embedding {
-        Embedding {
-            tensors: vec![crate::sam::encoder::Tensor {
-                shape: [floats, 1, 1],
-                data: vec![0.0; floats],
-            }],
-            model_from_image: ModelFromImage::new(10, 10, 1024),
-        }
-    }
-
-    #[test]
-    fn memory_cache_keeps_to_its_budget_and_evicts_least_recently_used() {
-        // Room for two embeddings of 400 bytes.
-        let mut cache = MemoryCache {
-            entries: VecDeque::new(),
-            budget: 800,
-            pinned: None,
-        };
-        let (a, b, c) = (PathBuf::from("a"), PathBuf::from("b"), PathBuf::from("c"));
-        cache.insert(a.clone(), embedding(100));
-        cache.insert(b.clone(), embedding(100));
-        assert!(cache.touch(&a)); // b is now the least recently used
-        cache.insert(c.clone(), embedding(100));
-        assert!(cache.get(&a).is_some() && cache.get(&c).is_some());
-        assert!(cache.get(&b).is_none());
-        assert!(cache.bytes() <= 800);
-
-        // One embedding over the whole budget still stays: it is the one the user works on.
-        cache.insert(b.clone(), embedding(1000));
-        assert_eq!(cache.entries.len(), 1);
-        assert!(cache.get(&b).is_some());
-        assert!(!cache.touch(&a));
-
-        // Prefetched embeddings never push out the image the user has open.
-        cache.pinned = Some(b.clone());
-        cache.insert(a.clone(), embedding(100));
-        cache.insert(c.clone(), embedding(100));
-        assert!(cache.get(&b).is_some(), "the open image stays");
-        assert!(cache.get(&c).is_some() && cache.get(&a).is_none());
-    }
 }
