@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use samlabel::annotate::dataset::{Annotation, Edit, ImageId, Segmentation, measures};
-use samlabel::imageio::{self, IMAGE_EXTENSIONS, natural_cmp};
+use samlabel::imageio::{self, has_image_extension, natural_cmp};
 use samlabel::project::Project;
 use samlabel::sam::cache::{EmbeddingCache, encode_cached};
 use samlabel::sam::everything::{EverythingOptions, Proposal};
@@ -95,10 +95,7 @@ fn walk(dir: &Path, images: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let path = entry?.path();
         if path.is_dir() {
             walk(&path, images)?;
-        } else if path
-            .extension()
-            .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
-        {
+        } else if has_image_extension(&path) {
             images.push(path);
         }
     }
