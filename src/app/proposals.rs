@@ -27,6 +27,29 @@ struct Item {
     covered: bool,
 }
 
+/// Pixels inside both `mask` and `other` (with their COCO bboxes), counted only where the two
+/// boxes meet (an image has many proposals and annotations; most do not touch).
+fn overlap(mask: &Mask, bbox: [u32; 4], (other, other_bbox): (&Mask, [u32; 4])) -> usize {
+    let [ox, oy, ow, oh] = other_bbox;
+    let [x, y, w, h] = bbox;
+    let (x0, y0) = (x.max(ox), y.max(oy));
+    let (x1, y1) = ((x + w).min(ox + ow), (y + h).min(oy + oh));
+    if x0 >= x1 || y0 >= y1 || mask.width() != other.width() {
+        return 0;
+    }
+    let width = mask.width() as usize;
+    (y0 as usize..y1 as usize)
+        .map(|row| {
+            let span = row * width + x0 as usize..row * width + x1 as usize;
+            mask.as_bytes()[span.clone()]
+                .iter()
+                .zip(&other.as_bytes()[span])
+                .filter(|&(&m, &o)| m != 0 && o != 0)
+                .count()
+        })
+        .sum()
+}
+
 pub struct Proposals {
     /// The image the proposals (or the run) belong to.
     path: Option<PathBuf>,
@@ -113,22 +136,18 @@ impl Proposals {
         }
         self.running = None;
         self.answered = true;
+        let accepted: Vec<(&Mask, [u32; 4])> = accepted.iter().map(|a| (*a, a.bbox())).collect();
         self.items = proposals
             .into_iter()
             .map(|p| {
                 let mask = p.rle.to_mask();
+                let bbox = mask.bbox();
                 let area = mask.area().max(1) as f64;
-                let covered = accepted.iter().any(|a| {
-                    let inside = mask
-                        .as_bytes()
-                        .iter()
-                        .zip(a.as_bytes())
-                        .filter(|&(&m, &a)| m != 0 && a != 0)
-                        .count();
-                    inside as f64 / area > COVERED
-                });
+                let covered = accepted
+                    .iter()
+                    .any(|&a| overlap(&mask, bbox, a) as f64 / area > COVERED);
                 Item {
-                    bbox: mask.bbox(),
+                    bbox,
                     mask,
                     score: p.predicted_iou,
                     selected: false,
@@ -239,5 +258,25 @@ impl Proposals {
             self.texture_revision = Some(revision);
         }
         self.texture.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlap_counts_the_shared_pixels_only() {
+        // A 4x4 square at (2, 2) and a 4x4 square at (4, 3) share a 2x3 block.
+        let square = |x0: usize, y0: usize| {
+            Mask::from_fn(10, 10, move |i| {
+                let (x, y) = (i % 10, i / 10);
+                (x0..x0 + 4).contains(&x) && (y0..y0 + 4).contains(&y)
+            })
+        };
+        let (a, b, far) = (square(2, 2), square(4, 3), square(6, 6));
+        assert_eq!(overlap(&a, a.bbox(), (&b, b.bbox())), 6);
+        assert_eq!(overlap(&a, a.bbox(), (&far, far.bbox())), 0);
+        assert_eq!(overlap(&a, a.bbox(), (&a, a.bbox())), 16);
     }
 }
