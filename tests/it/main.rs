@@ -1,5 +1,6 @@
 //! All integration tests in one binary (one link instead of seven), as ripgrep does.
 
+mod auto;
 mod cli;
 mod coco;
 mod common;
