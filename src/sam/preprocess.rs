@@ -135,6 +135,7 @@ impl Preprocessor {
             (image.width() as usize, image.height() as usize),
             &mut self.resized,
             (w as usize, h as usize),
+            resample::Flavor::Pillow,
             self.threads,
             &mut self.scratch,
         );

@@ -18,11 +18,23 @@
 //! for AVX2 and picked at run time.
 
 /// Fixed-point precision of Pillow's 8-bit resampling (`32 - 8 - 2`).
-const PRECISION_BITS: u32 = 22;
-/// Pillow's rounding offset, the start of every sum.
-const HALF: i32 = 1 << (PRECISION_BITS - 1);
+const PILLOW_PRECISION_BITS: u32 = 22;
 /// Rows per strip of the horizontal pass: one 256-bit vector of `i32`.
 const LANES: usize = 8;
+
+/// Whose 8-bit bilinear resize to reproduce. Both are Pillow's algorithm; they differ in the
+/// fixed-point precision of the weights and in the order of the two passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// Pillow 13's `Image.resize(size, BILINEAR)`: 22-bit weights; vertical pass first for images
+    /// taller than 2:1 (see [`vertical_first`]).
+    Pillow,
+    /// torch's CPU `interpolate(mode="bilinear", antialias=True)` on a `uint8` tensor (what
+    /// torchvision's `v2.Resize` runs on `uint8` images, `UpSampleKernelAVXAntialias.h`): int16
+    /// weights with as many fraction bits as the largest weight of the axis allows (at most 22),
+    /// always horizontal first.
+    TorchUint8,
+}
 
 /// Pillow's filter windows along one axis: for each output index, the first input index and the
 /// fixed-point weights of the inputs from there on.
@@ -33,12 +45,14 @@ struct Windows {
     /// `out_len x taps` fixed-point weights; the unused tail of each window is zero.
     weights: Vec<i32>,
     taps: usize,
+    /// Fraction bits of the fixed-point weights.
+    precision: u32,
 }
 
 impl Windows {
     /// Pillow's `precompute_coeffs` for the bilinear (triangle) filter, then
     /// `normalize_coeffs_8bpc`: the same double-precision arithmetic, operation for operation.
-    fn bilinear(in_len: usize, out_len: usize) -> Self {
+    fn bilinear(in_len: usize, out_len: usize, flavor: Flavor) -> Self {
         let scale = in_len as f64 / out_len as f64;
         let filter_scale = scale.max(1.0);
         // The triangle filter's support is 1; it grows with the downscale factor, which is what
@@ -47,9 +61,8 @@ impl Windows {
         let taps = support.ceil() as usize * 2 + 1;
         let inverse_scale = 1.0 / filter_scale;
         let mut bounds = Vec::with_capacity(out_len);
-        let mut weights = vec![0i32; out_len * taps];
-        let mut k = vec![0.0f64; taps];
-        for (out, fixed) in weights.chunks_exact_mut(taps).enumerate() {
+        let mut normalized = vec![0.0f64; out_len * taps];
+        for (out, k) in normalized.chunks_exact_mut(taps).enumerate() {
             let center = (out as f64 + 0.5) * scale;
             // C's `(int)` truncates toward zero; a negative start is clamped to 0 right after.
             let min = ((center - support + 0.5) as i64).max(0) as usize;
@@ -61,22 +74,37 @@ impl Windows {
                 *kx = (1.0 - t.abs()).max(0.0);
                 total += *kx;
             }
-            for (f, &kx) in fixed.iter_mut().zip(&k[..n]) {
-                let normalized = if total != 0.0 { kx / total } else { kx };
-                let scaled = normalized * f64::from(1u32 << PRECISION_BITS);
-                *f = if scaled < 0.0 {
-                    (-0.5 + scaled) as i32
-                } else {
-                    (0.5 + scaled) as i32
-                };
+            if total != 0.0 {
+                k[..n].iter_mut().for_each(|kx| *kx /= total);
             }
             bounds.push((min, n));
         }
+        let precision = match flavor {
+            Flavor::Pillow => PILLOW_PRECISION_BITS,
+            Flavor::TorchUint8 => torch_int16_precision(&normalized),
+        };
+        let weights = normalized
+            .iter()
+            .map(|&w| {
+                let scaled = w * f64::from(1u32 << precision);
+                if scaled < 0.0 {
+                    (-0.5 + scaled) as i32
+                } else {
+                    (0.5 + scaled) as i32
+                }
+            })
+            .collect();
         Self {
             bounds,
             weights,
             taps,
+            precision,
         }
+    }
+
+    /// The rounding offset every sum starts from.
+    fn half(&self) -> i32 {
+        1 << (self.precision - 1)
     }
 
     fn window(&self, out: usize) -> (usize, &[i32]) {
@@ -95,10 +123,19 @@ impl Windows {
     }
 }
 
-/// `(acc >> 22)` clamped to a byte: Pillow's `clip8`.
+/// torch's `_compute_indices_int16_weights_aa`: the most fraction bits (below 22) for which the
+/// largest weight, with one more bit, still fits in an `i16`.
+fn torch_int16_precision(weights: &[f64]) -> u32 {
+    let max = weights.iter().copied().fold(weights[0], f64::max);
+    (0..22)
+        .find(|&p| (0.5 + max * f64::from(1u32 << (p + 1))) as i32 >= 1 << 15)
+        .unwrap_or(22)
+}
+
+/// `(acc >> precision)` clamped to a byte: Pillow's `clip8`.
 #[inline(always)]
-fn clip8(acc: i32) -> u8 {
-    (acc >> PRECISION_BITS).clamp(0, 255) as u8
+fn clip8(acc: i32, precision: u32) -> u8 {
+    (acc >> precision).clamp(0, 255) as u8
 }
 
 /// Work buffers of one thread, kept between images so that resizing allocates nothing after the
@@ -128,6 +165,7 @@ pub fn resize_rgb(
     (in_w, in_h): (usize, usize),
     dst: &mut [u8],
     (out_w, out_h): (usize, usize),
+    flavor: Flavor,
     threads: usize,
     scratch: &mut Vec<Scratch>,
 ) {
@@ -137,8 +175,8 @@ pub fn resize_rgb(
     if out_stride == 0 || out_h == 0 {
         return;
     }
-    let horizontal = (in_w != out_w).then(|| Windows::bilinear(in_w, out_w));
-    let vertical = Windows::bilinear(in_h, out_h);
+    let horizontal = (in_w != out_w).then(|| Windows::bilinear(in_w, out_w, flavor));
+    let vertical = Windows::bilinear(in_h, out_h, flavor);
 
     let threads = threads.clamp(1, out_h);
     let band = out_h.div_ceil(threads);
@@ -149,7 +187,7 @@ pub fn resize_rgb(
         out_stride,
         horizontal: horizontal.as_ref(),
         vertical: &vertical,
-        vertical_first: vertical_first((in_w, in_h), (out_w, out_h)),
+        vertical_first: flavor == Flavor::Pillow && vertical_first((in_w, in_h), (out_w, out_h)),
     };
     let mut bands = dst
         .chunks_mut(band * out_stride)
@@ -237,7 +275,7 @@ fn vertical_pass(
             let at = (min - first_row + j) * stride;
             (&src[at..at + stride], w)
         });
-        vertical_row(taps, sums, out_row);
+        vertical_row(taps, (windows.half(), windows.precision), sums, out_row);
     }
 }
 
@@ -312,7 +350,7 @@ fn horizontal_strip(strip: &[[u8; LANES]], windows: &Windows, out: &mut [[u8; LA
 fn horizontal_strip_portable(strip: &[[u8; LANES]], windows: &Windows, out: &mut [[u8; LANES]]) {
     for (x, px) in out.chunks_exact_mut(3).enumerate() {
         let (min, weights) = windows.window(x);
-        let mut sums = [[HALF; LANES]; 3];
+        let mut sums = [[windows.half(); LANES]; 3];
         for (input, &w) in strip[min * 3..].chunks_exact(3).zip(weights) {
             for (sum, channel) in sums.iter_mut().zip(input) {
                 for (s, &v) in sum.iter_mut().zip(channel) {
@@ -321,46 +359,53 @@ fn horizontal_strip_portable(strip: &[[u8; LANES]], windows: &Windows, out: &mut
             }
         }
         for (o, sum) in px.iter_mut().zip(&sums) {
-            *o = sum.map(clip8);
+            *o = sum.map(|s| clip8(s, windows.precision));
         }
     }
 }
 
 /// One output row of the vertical pass: the weighted sum of whole rows, accumulated row by row so
 /// that the inner loop runs over contiguous memory.
-fn vertical_row<'a>(taps: impl Iterator<Item = (&'a [u8], i32)>, sums: &mut [i32], out: &mut [u8]) {
+fn vertical_row<'a>(
+    taps: impl Iterator<Item = (&'a [u8], i32)>,
+    fixed: (i32, u32),
+    sums: &mut [i32],
+    out: &mut [u8],
+) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: as in `horizontal_strip`.
-        return unsafe { vertical_row_avx2(taps, sums, out) };
+        return unsafe { vertical_row_avx2(taps, fixed, sums, out) };
     }
-    vertical_row_portable(taps, sums, out);
+    vertical_row_portable(taps, fixed, sums, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn vertical_row_avx2<'a>(
     taps: impl Iterator<Item = (&'a [u8], i32)>,
+    fixed: (i32, u32),
     sums: &mut [i32],
     out: &mut [u8],
 ) {
-    vertical_row_portable(taps, sums, out);
+    vertical_row_portable(taps, fixed, sums, out);
 }
 
 #[inline(always)]
 fn vertical_row_portable<'a>(
     taps: impl Iterator<Item = (&'a [u8], i32)>,
+    (half, precision): (i32, u32),
     sums: &mut [i32],
     out: &mut [u8],
 ) {
-    sums.fill(HALF);
+    sums.fill(half);
     for (row, w) in taps {
         for (s, &v) in sums.iter_mut().zip(row) {
             *s += i32::from(v) * w;
         }
     }
     for (o, &s) in out.iter_mut().zip(sums.iter()) {
-        *o = clip8(s);
+        *o = clip8(s, precision);
     }
 }
 
@@ -368,7 +413,7 @@ fn vertical_row_portable<'a>(
 /// multiply-adds.
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{HALF, LANES, PRECISION_BITS, Windows};
+    use super::{LANES, Windows};
     use std::arch::x86_64::*;
 
     /// [`super::transpose_in`] for 16 columns at a time: 8 loads, 24 unpacks, 8 stores. Returns how
@@ -485,7 +530,8 @@ mod x86 {
     /// [`super::horizontal_strip_portable`] with one 8-lane multiply-add per tap and channel.
     #[target_feature(enable = "avx2")]
     pub fn horizontal_strip(strip: &[[u8; LANES]], windows: &Windows, out: &mut [[u8; LANES]]) {
-        let half = _mm256_set1_epi32(HALF);
+        let half = _mm256_set1_epi32(windows.half());
+        let shift = _mm_cvtsi32_si128(windows.precision as i32);
         // After the packs, lanes 0..4 sit in the first dword of each 128-bit half.
         let firsts = _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0);
         for (x, px) in out.chunks_exact_mut(3).enumerate() {
@@ -503,7 +549,7 @@ mod x86 {
             }
             for (o, sum) in px.iter_mut().zip(sums) {
                 // clip8: the shift, then saturating packs to i16 and to u8.
-                let v = _mm256_srai_epi32::<{ PRECISION_BITS as i32 }>(sum);
+                let v = _mm256_sra_epi32(sum, shift);
                 let v = _mm256_packs_epi32(v, v);
                 let v = _mm256_packus_epi16(v, v);
                 let v = _mm256_permutevar8x32_epi32(v, firsts);
@@ -518,12 +564,18 @@ mod tests {
     use super::*;
 
     /// The scalar definition, tap by tap, as `Resample.c` writes it: one pass over one axis.
-    fn pass(src: &[u8], (w, h): (usize, usize), out_len: usize, along_x: bool) -> Vec<u8> {
+    fn pass(
+        src: &[u8],
+        (w, h): (usize, usize),
+        out_len: usize,
+        along_x: bool,
+        flavor: Flavor,
+    ) -> Vec<u8> {
         let (in_len, other) = if along_x { (w, h) } else { (h, w) };
         if in_len == out_len {
             return src.to_vec();
         }
-        let windows = Windows::bilinear(in_len, out_len);
+        let windows = Windows::bilinear(in_len, out_len, flavor);
         let at = |o: usize, i: usize, c: usize| {
             let (x, y) = if along_x { (i, o) } else { (o, i) };
             src[(y * w + x) * 3 + c]
@@ -533,13 +585,12 @@ mod tests {
             for i in 0..out_len {
                 let (min, k) = windows.window(i);
                 for c in 0..3 {
-                    let acc = k
-                        .iter()
-                        .enumerate()
-                        .fold(HALF, |acc, (j, &k)| acc + i32::from(at(o, min + j, c)) * k);
+                    let acc = k.iter().enumerate().fold(windows.half(), |acc, (j, &k)| {
+                        acc + i32::from(at(o, min + j, c)) * k
+                    });
                     let (x, y) = if along_x { (i, o) } else { (o, i) };
                     let out_w = if along_x { out_len } else { w };
-                    out[(y * out_w + x) * 3 + c] = clip8(acc);
+                    out[(y * out_w + x) * 3 + c] = clip8(acc, windows.precision);
                 }
             }
         }
@@ -550,13 +601,14 @@ mod tests {
         src: &[u8],
         (in_w, in_h): (usize, usize),
         (out_w, out_h): (usize, usize),
+        flavor: Flavor,
     ) -> Vec<u8> {
-        if vertical_first((in_w, in_h), (out_w, out_h)) {
-            let temp = pass(src, (in_w, in_h), out_h, false);
-            pass(&temp, (in_w, out_h), out_w, true)
+        if flavor == Flavor::Pillow && vertical_first((in_w, in_h), (out_w, out_h)) {
+            let temp = pass(src, (in_w, in_h), out_h, false, flavor);
+            pass(&temp, (in_w, out_h), out_w, true, flavor)
         } else {
-            let temp = pass(src, (in_w, in_h), out_w, true);
-            pass(&temp, (out_w, in_h), out_h, false)
+            let temp = pass(src, (in_w, in_h), out_w, true, flavor);
+            pass(&temp, (out_w, in_h), out_h, false, flavor)
         }
     }
 
@@ -585,9 +637,12 @@ mod tests {
             ((117, 210), (78, 137)),
             ((5, 5), (5, 5)),
         ];
-        for ((in_w, in_h), (out_w, out_h)) in sizes {
+        let flavors = [Flavor::Pillow, Flavor::TorchUint8];
+        for (((in_w, in_h), (out_w, out_h)), flavor) in
+            sizes.into_iter().flat_map(|s| flavors.map(|f| (s, f)))
+        {
             let src = noise(in_w, in_h);
-            let expected = reference(&src, (in_w, in_h), (out_w, out_h));
+            let expected = reference(&src, (in_w, in_h), (out_w, out_h), flavor);
             for threads in [1, 2, 3, 16] {
                 let mut dst = vec![0; out_w * out_h * 3];
                 let mut scratch = Vec::new();
@@ -596,12 +651,13 @@ mod tests {
                     (in_w, in_h),
                     &mut dst,
                     (out_w, out_h),
+                    flavor,
                     threads,
                     &mut scratch,
                 );
                 assert_eq!(
                     dst, expected,
-                    "{in_w}x{in_h} -> {out_w}x{out_h}, {threads} threads"
+                    "{in_w}x{in_h} -> {out_w}x{out_h}, {flavor:?}, {threads} threads"
                 );
             }
         }
@@ -609,7 +665,7 @@ mod tests {
 
     #[test]
     fn portable_kernels_equal_the_dispatched_ones() {
-        let windows = Windows::bilinear(50, 13);
+        let windows = Windows::bilinear(50, 13, Flavor::TorchUint8);
         // 50 pixels x 3 channels, LANES rows each.
         let strip: Vec<[u8; LANES]> = noise(50 * LANES, 1)
             .chunks_exact(LANES)
@@ -635,9 +691,24 @@ mod tests {
     #[test]
     fn windows_have_pillows_size_and_sum() {
         // 7 -> 3: support 7/3, so ksize 7; the weights of a window sum to 1.0 in 22-bit fixed point.
-        let w = Windows::bilinear(7, 3);
+        let w = Windows::bilinear(7, 3, Flavor::Pillow);
         assert_eq!(w.taps, 7);
         let sum: i32 = w.window(1).1.iter().sum();
-        assert!((sum - (1 << PRECISION_BITS)).abs() <= 2, "{sum}");
+        assert!((sum - (1 << PILLOW_PRECISION_BITS)).abs() <= 2, "{sum}");
+    }
+
+    #[test]
+    fn torch_weights_fit_in_i16() {
+        // The most bits for which the largest weight still fits with one bit to spare: upscaling
+        // leaves 14 or 15, shrinking (small weights) more.
+        for ((from, to), bits) in [((3, 10), 14..=15), ((4000, 1008), 16..=22)] {
+            let w = Windows::bilinear(from, to, Flavor::TorchUint8);
+            let max = *w.weights.iter().max().unwrap();
+            assert!(bits.contains(&w.precision), "{from}->{to}: {}", w.precision);
+            assert!(
+                max < 1 << 15 && 2 * max >= (1 << 15) - 1,
+                "{from}->{to}: {max}"
+            );
+        }
     }
 }
