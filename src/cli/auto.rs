@@ -1,7 +1,8 @@
-//! `samlabel auto PATH... --everything --coco OUT.json`: propose every object in images and folders
-//! (recursively) with SAM's automatic mask generator, into a COCO file through the same project
-//! layer as the window: locked, saved atomically, resumable (images already done in this mode are
-//! skipped unless `--redo`), and splittable over machines with `--shard K/N`.
+//! `samlabel auto PATH... --everything|--text PHRASES --coco OUT.json`: propose every object (SAM's
+//! automatic mask generator) or every instance of named things (SAM 3) in images and folders
+//! (recursively), into a COCO file through the same project layer as the window: locked, saved
+//! atomically, resumable (images already done in this mode are skipped unless `--redo`), and
+//! splittable over machines with `--shard K/N`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use samlabel::annotate::dataset::{Annotation, Edit, ImageId, Segmentation, measu
 use samlabel::imageio::{self, has_image_extension, natural_cmp};
 use samlabel::project::Project;
 use samlabel::sam::cache::{EmbeddingCache, encode_cached};
+use samlabel::sam::concept::{ConceptQuery, Instance};
 use samlabel::sam::everything::{EverythingOptions, Proposal};
 use samlabel::sam::hub;
 use serde_json::Value;
@@ -24,7 +26,7 @@ use super::embed::{parse_shard, shard_of};
 pub const AUTO_KEY: &str = "samlabel_auto";
 /// The annotation extra key that marks a proposal of an automatic mode.
 const SOURCE_KEY: &str = "samlabel_source";
-/// The mode this command runs (text prompts will be another).
+/// The segment-everything mode (the text mode is `text: PHRASE, ...`).
 const EVERYTHING: &str = "everything";
 /// Save at least this often during a long run (a killed run loses no more than this).
 const SAVE_EVERY: Duration = Duration::from_secs(20);
@@ -37,8 +39,15 @@ pub struct AutoArgs {
     #[command(flatten)]
     model: ModelArgs,
     /// Propose every object: SAM's automatic mask generator (a grid of single-point prompts).
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present = "text", conflicts_with = "text")]
     everything: bool,
+    /// Find every instance of these comma-separated phrases with a SAM 3 model, each phrase
+    /// into a category of its name (e.g. `--text "car,person"`).
+    #[arg(long, value_name = "PHRASES")]
+    text: Option<String>,
+    /// With --text: keep instances scoring above this (the official default 0.5).
+    #[arg(long, value_name = "F", requires = "text", default_value_t = samlabel::sam::concept::DEFAULT_THRESHOLD)]
+    threshold: f32,
     /// Points along each side of the prompt grid (the official `points_per_side`).
     #[arg(long, default_value_t = 32, value_name = "N")]
     points_per_side: usize,
@@ -61,8 +70,13 @@ pub struct AutoArgs {
     /// The COCO file to add the proposals to (created if missing).
     #[arg(long, value_name = "OUT.json")]
     coco: PathBuf,
-    /// Category of the proposals (created if missing).
-    #[arg(long, value_name = "NAME", default_value = "object")]
+    /// Category of the proposals of --everything (created if missing).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "object",
+        conflicts_with = "text"
+    )]
     category: String,
     /// Only the K-th of N shares of the (name-sorted) images, e.g. `2/4`, as `embed` splits them.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
@@ -102,8 +116,21 @@ fn walk(dir: &Path, images: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The phrases of `--text "a, b"`: trimmed, empty ones and repeats dropped.
+pub fn split_phrases(text: &str) -> Vec<String> {
+    let mut phrases: Vec<String> = Vec::new();
+    for phrase in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if !phrases.iter().any(|p| p == phrase) {
+            phrases.push(phrase.to_owned());
+        }
+    }
+    phrases
+}
+
 pub fn run(args: AutoArgs) -> anyhow::Result<()> {
-    debug_assert!(args.everything);
+    if let Some(text) = &args.text {
+        return run_text(&args, &split_phrases(text));
+    }
     let images = collect_images(&args.paths)?;
     let (k, n) = args.shard.unwrap_or((1, 1));
     let mine = shard_of(images, (k, n));
@@ -126,13 +153,7 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
     options.crop_n_layers = args.crop_layers;
     let cache = EmbeddingCache::for_model(&hub::embeddings_dir(), &model);
 
-    let bar = ProgressBar::new(mine.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} images, {per_sec}, ETA {eta}  {wide_msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = progress_bar(mine.len());
     let (mut labelled, mut skipped, mut failed, mut proposals) = (0, 0, 0, 0);
     let mut last_save = Instant::now();
     for path in &mine {
@@ -235,5 +256,141 @@ fn replace_proposals(
         key: AUTO_KEY.into(),
         value: Some(Value::from(EVERYTHING)),
     })?;
+    Ok(())
+}
+
+/// `--text`: every instance of each phrase, with a SAM 3 model.
+fn run_text(args: &AutoArgs, phrases: &[String]) -> anyhow::Result<()> {
+    if phrases.is_empty() {
+        anyhow::bail!(
+            "--text has no phrase: give comma-separated phrases, e.g. --text \"car,person\""
+        );
+    }
+    let mode = format!("text: {}", phrases.join(", "));
+    let images = collect_images(&args.paths)?;
+    let (k, n) = args.shard.unwrap_or((1, 1));
+    let mine = shard_of(images, (k, n));
+    let (mut project, warnings) = Project::open_for_writing(&args.coco)?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    let categories = phrases
+        .iter()
+        .map(|p| project.dataset.ensure_category(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut model = args.model.load_concept()?;
+
+    let bar = progress_bar(mine.len());
+    let (mut labelled, mut skipped, mut failed, mut found_total) = (0, 0, 0, 0);
+    let mut last_save = Instant::now();
+    for path in &mine {
+        let file_name = project.file_name_for(path);
+        bar.set_message(file_name.clone());
+        let done_before = project
+            .dataset
+            .image_by_file(&file_name)
+            .is_some_and(|i| i.extra.get(AUTO_KEY) == Some(&Value::from(mode.as_str())));
+        if done_before && !args.redo {
+            skipped += 1;
+            bar.inc(1);
+            continue;
+        }
+        let result = imageio::load_rgb(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|image| {
+                let features = model.encode(&image)?;
+                let mut found = Vec::new();
+                for phrase in phrases {
+                    let query = ConceptQuery {
+                        text: Some(phrase.clone()),
+                        boxes: Vec::new(),
+                    };
+                    found.push(model.find(&features, &query, args.threshold)?.0);
+                }
+                Ok((image.dimensions(), found))
+            });
+        match result {
+            Ok((size, found)) => {
+                let image_id = project.list_image(&file_name, size)?;
+                for ((phrase, &category), instances) in phrases.iter().zip(&categories).zip(found) {
+                    found_total += instances.len();
+                    replace_instances(&mut project, image_id, category, phrase, instances)?;
+                }
+                project.apply(Edit::SetImageExtra {
+                    id: image_id,
+                    key: AUTO_KEY.into(),
+                    value: Some(Value::from(mode.as_str())),
+                })?;
+                labelled += 1;
+            }
+            Err(err) => {
+                failed += 1;
+                bar.suspend(|| eprintln!("warning: {}: {err:#}", path.display()));
+            }
+        }
+        if last_save.elapsed() >= SAVE_EVERY {
+            project.save()?;
+            last_save = Instant::now();
+        }
+        bar.inc(1);
+    }
+    project.save()?;
+    bar.finish_and_clear();
+    println!(
+        "{} images (shard {k}/{n}): {labelled} labelled with {found_total} instances of {}, \
+         {skipped} already done (--redo labels them again), {failed} failed; written to {}",
+        mine.len(),
+        phrases.join(", "),
+        args.coco.display()
+    );
+    Ok(())
+}
+
+fn progress_bar(len: usize) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} images, {per_sec}, ETA {eta}  {wide_msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Puts one phrase's instances on the image as annotations of `category`, in place of what an
+/// earlier run found for the same phrase.
+fn replace_instances(
+    project: &mut Project,
+    image_id: ImageId,
+    category: samlabel::annotate::dataset::CategoryId,
+    phrase: &str,
+    instances: Vec<Instance>,
+) -> anyhow::Result<()> {
+    let source = Value::from(format!("text: {phrase}"));
+    let earlier: Vec<_> = project
+        .dataset
+        .annotations_of(image_id)
+        .filter(|a| a.extra.get(SOURCE_KEY) == Some(&source))
+        .map(|a| a.id)
+        .collect();
+    for id in earlier {
+        project.apply(Edit::DeleteAnnotation(id))?;
+    }
+    for instance in instances {
+        let mut annotation = Annotation::from_mask(
+            project.dataset.next_annotation_id(),
+            image_id,
+            category,
+            &instance.mask,
+        );
+        annotation
+            .extra
+            .insert("score".into(), Value::from(instance.score));
+        annotation
+            .extra
+            .insert("box_xyxy".into(), Value::from(instance.box_xyxy.to_vec()));
+        annotation.extra.insert(SOURCE_KEY.into(), source.clone());
+        project.apply(Edit::AddAnnotation(annotation))?;
+    }
     Ok(())
 }

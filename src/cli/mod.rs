@@ -9,12 +9,14 @@ mod gui;
 mod merge;
 mod models;
 mod segment;
+mod tokenize;
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use samlabel::sam::hub::ModelSource;
+use samlabel::sam::concept::{self, ConceptModel};
+use samlabel::sam::hub::{self, ModelSource};
 use samlabel::sam::{Device, SamModel, SessionOptions};
 
 #[derive(Debug, Parser)]
@@ -51,6 +53,8 @@ enum Command {
     Auto(auto::AutoArgs),
     /// Merge COCO files into one (images matched by file, categories by name).
     Merge(merge::MergeArgs),
+    /// Print the token ids SAM 3's language encoder gets for a phrase (a JSON list).
+    Tokenize(tokenize::TokenizeArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -66,6 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Embed(args) => embed::run(args),
         Command::Auto(args) => auto::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Tokenize(args) => tokenize::run(args),
     }
 }
 
@@ -128,6 +133,33 @@ impl ModelArgs {
             encoder_threads: self.threads.map(usize::from),
             decoder_threads: self.decoder_threads.map(usize::from),
         }
+    }
+
+    /// The SAM 3 model the arguments name; without `--model-dir` / `--model`, the `sam3` model
+    /// folder in the model cache when it is there.
+    pub fn load_concept(&self) -> anyhow::Result<ConceptModel> {
+        let dir = match (&self.model_dir, &self.model) {
+            (None, None) => {
+                let dir = hub::model_dir(hub::SAM3);
+                if !concept::is_concept_dir(&dir) {
+                    anyhow::bail!(
+                        "finding by name needs a SAM 3 model: pass --model-dir DIR with \
+                         sam3_image_encoder.onnx, sam3_language_encoder.onnx, sam3_decoder.onnx and \
+                         bpe_simple_vocab_16e6.txt.gz (samexporter's export_sam3.py, or \
+                         X-AnyLabeling's SAM 3 download), or put them in {}",
+                        dir.display()
+                    );
+                }
+                dir
+            }
+            _ => self.resolve_dir()?,
+        };
+        let model = ConceptModel::load(&dir, self.session_options())
+            .with_context(|| format!("cannot use the SAM 3 model in {}", dir.display()))?;
+        for notice in &model.notices {
+            eprintln!("warning: {notice}");
+        }
+        Ok(model)
     }
 
     pub fn load(&self) -> anyhow::Result<SamModel> {

@@ -153,6 +153,9 @@ impl ModelSource {
     }
 }
 
+/// The name of SAM 3's folder in the model cache (`samlabel segment --text` and Find look there).
+pub const SAM3: &str = "sam3";
+
 /// Where a downloaded model lives once complete.
 pub fn model_dir(name: &str) -> PathBuf {
     model_dir_in(&cache_dir(), name)

@@ -2,6 +2,7 @@
 //! and decoding prompts into masks.
 
 pub mod cache;
+pub mod concept;
 pub mod decoder;
 pub mod encoder;
 pub mod everything;
@@ -13,6 +14,7 @@ pub mod postprocess;
 pub mod preprocess;
 mod resample;
 pub mod runtime;
+pub mod tokenizer;
 
 use crate::annotate::mask::Mask;
 
@@ -32,6 +34,12 @@ pub enum SamError {
     Cancelled,
     #[error("the image is empty (0 pixels)")]
     EmptyImage,
+    #[error("nothing to find: give a phrase or an example box")]
+    EmptyQuery,
+    #[error(
+        "this SAM 3 decoder takes at most {capacity} example boxes per query; {given} were given"
+    )]
+    TooManyBoxes { given: usize, capacity: usize },
     #[error("ONNX Runtime failed: {0}")]
     Ort(#[from] ort::Error),
     #[error("the model has no output `{0}`")]

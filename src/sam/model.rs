@@ -24,6 +24,20 @@ pub enum ModelError {
     #[error("{} is missing: a model directory holds encoder.onnx and decoder.onnx", .0.display())]
     MissingFile(PathBuf),
 
+    #[error(
+        "{} is missing: a SAM 3 model directory holds sam3_image_encoder.onnx, \
+         sam3_language_encoder.onnx, sam3_decoder.onnx and bpe_simple_vocab_16e6.txt.gz",
+        .0.display()
+    )]
+    MissingConceptFile(PathBuf),
+
+    #[error(
+        "{} holds a SAM 3 model, which finds objects by name (Find, `--text`); \
+         clicks and boxes need a SAM or SAM 2.1 model",
+        .0.display()
+    )]
+    ConceptModel(PathBuf),
+
     #[error("{} is not a valid model.json: {reason}", .path.display())]
     BadConfig { path: PathBuf, reason: String },
 
@@ -166,6 +180,9 @@ impl SamModel {
         if !dir.is_dir() {
             return Err(ModelError::MissingDir(dir.to_path_buf()));
         }
+        if super::concept::is_concept_dir(dir) && !dir.join("encoder.onnx").is_file() {
+            return Err(ModelError::ConceptModel(dir.to_path_buf()));
+        }
         let config = ModelConfig::from_dir(dir)?;
         let encoder_path = dir.join(&config.encoder);
         let decoder_path = dir.join(&config.decoder);
@@ -196,11 +213,7 @@ impl SamModel {
             &mut notices,
         )?;
         // The decoder runs on whatever the encoder got, so both agree and notices are not repeated.
-        let device = match provider {
-            Provider::Cpu => Device::Cpu,
-            Provider::Cuda => Device::Cuda,
-            Provider::CoreMl => Device::Coreml,
-        };
+        let device = provider.device();
         // The decoder runs click after click: spinning saves it a wake-up (about 5%).
         let decoder_pool = Pool {
             threads: decoder_threads,
@@ -236,10 +249,10 @@ impl SamModel {
 
 /// A session's intra-op thread pool.
 #[derive(Clone, Copy)]
-struct Pool {
-    threads: usize,
+pub(crate) struct Pool {
+    pub threads: usize,
     /// Whether idle threads spin (ONNX Runtime's default) or sleep.
-    spin: bool,
+    pub spin: bool,
 }
 
 fn builder(runtime: &Runtime, pool: Pool) -> Result<SessionBuilder, String> {
@@ -257,7 +270,7 @@ fn builder(runtime: &Runtime, pool: Pool) -> Result<SessionBuilder, String> {
 }
 
 /// Opens one session on the best provider that works, falling back to CPU with a notice.
-fn open_session(
+pub(crate) fn open_session(
     runtime: &Runtime,
     path: &Path,
     device: Device,

@@ -382,6 +382,15 @@ pub enum Provider {
 }
 
 impl Provider {
+    /// The device that asks for exactly this provider.
+    pub fn device(self) -> Device {
+        match self {
+            Provider::Cpu => Device::Cpu,
+            Provider::Cuda => Device::Cuda,
+            Provider::CoreMl => Device::Coreml,
+        }
+    }
+
     /// ONNX Runtime's name for the provider.
     pub fn ort_name(self) -> &'static str {
         match self {

@@ -8,6 +8,7 @@
 
 mod sam1;
 mod sam2;
+pub mod sam3;
 
 use std::path::Path;
 
