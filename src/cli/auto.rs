@@ -14,7 +14,7 @@ use samlabel::annotate::dataset::{Annotation, Edit, ImageId, Segmentation, measu
 use samlabel::imageio::{self, has_image_extension, natural_cmp};
 use samlabel::project::Project;
 use samlabel::sam::cache::{EmbeddingCache, encode_cached};
-use samlabel::sam::concept::{ConceptQuery, Instance};
+use samlabel::sam::concept::{ConceptQuery, Instance, split_phrases};
 use samlabel::sam::everything::{EverythingOptions, Proposal};
 use samlabel::sam::hub;
 use serde_json::Value;
@@ -114,17 +114,6 @@ fn walk(dir: &Path, images: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The phrases of `--text "a, b"`: trimmed, empty ones and repeats dropped.
-pub fn split_phrases(text: &str) -> Vec<String> {
-    let mut phrases: Vec<String> = Vec::new();
-    for phrase in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        if !phrases.iter().any(|p| p == phrase) {
-            phrases.push(phrase.to_owned());
-        }
-    }
-    phrases
 }
 
 pub fn run(args: AutoArgs) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use samlabel::imageio;
 use samlabel::sam::cache::EmbeddingCache;
+use samlabel::sam::concept::{ConceptQuery, DEFAULT_THRESHOLD, split_phrases};
 use samlabel::sam::everything::EverythingOptions;
 use samlabel::sam::{Multimask, PointPrompt, Prompt, postprocess};
 
@@ -66,9 +67,16 @@ pub struct BenchArgs {
     /// every stage, the most work; otherwise the official defaults); 0: skip.
     #[arg(long, default_value_t = 0, value_name = "N")]
     everything: usize,
+    /// With a SAM 3 model: time Find instead of clicks, for these comma-separated phrases (image
+    /// encode, each phrase's language encode, and its decode).
+    #[arg(long, value_name = "PHRASES")]
+    text: Option<String>,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.text.is_some() {
+        return run_find(&args);
+    }
     let repeats = args.repeats.max(1);
     let mut read = Vec::with_capacity(repeats);
     let mut image = None;
@@ -188,6 +196,69 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "everything_points_per_side": args.everything,
         "everything_ms": everything_ms,
         "everything_proposals": everything_count,
+        "peak_rss_mb": rss_mb("VmHWM:"),
+    });
+    println!("{report}");
+    Ok(())
+}
+
+/// `--text`: SAM 3's image encode, then per phrase the language encode (the first query; later
+/// ones reuse it, as the window does) and the decode.
+fn run_find(args: &BenchArgs) -> anyhow::Result<()> {
+    let repeats = args.repeats.max(1);
+    let phrases = split_phrases(args.text.as_deref().unwrap_or_default());
+    anyhow::ensure!(!phrases.is_empty(), "--text has no phrase");
+    let image = imageio::load_rgb(&args.image)?;
+    let mut model = args.model.load_concept()?;
+    let (mut preprocess, mut encoder) = (Vec::new(), Vec::new());
+    let mut features = None;
+    for _ in 0..repeats {
+        let (f, timings) = model.encode_timed(&image)?;
+        preprocess.push(timings.preprocess);
+        encoder.push(timings.encoder);
+        features = Some(f);
+    }
+    let features = features.ok_or_else(|| anyhow::anyhow!("no features"))?;
+    let mut per_phrase = serde_json::Map::new();
+    let (mut language_all, mut decoder_all) = (Vec::new(), Vec::new());
+    for phrase in &phrases {
+        let query = ConceptQuery {
+            text: Some(phrase.clone()),
+            boxes: Vec::new(),
+        };
+        let (mut language, mut decoder) = (Vec::new(), Vec::new());
+        let mut found = 0;
+        for _ in 0..repeats {
+            let (instances, timings) = model.find(&features, &query, DEFAULT_THRESHOLD)?;
+            if timings.language > Duration::ZERO {
+                language.push(timings.language);
+            }
+            decoder.push(timings.decoder);
+            found = instances.len();
+        }
+        language_all.extend(&language);
+        decoder_all.extend(&decoder);
+        per_phrase.insert(
+            phrase.clone(),
+            serde_json::json!({
+                "language_encode_ms": percentiles(&mut language),
+                "decode_ms": percentiles(&mut decoder),
+                "instances": found,
+            }),
+        );
+    }
+    let report = serde_json::json!({
+        "image": args.image.display().to_string(),
+        "image_size": [image.width(), image.height()],
+        "model": model.name,
+        "provider": model.provider.to_string(),
+        "repeats": repeats,
+        "preprocess_ms": percentiles(&mut preprocess),
+        "image_encoder_ms": percentiles(&mut encoder),
+        "image_features_mb": (features.bytes() as f64 / (1 << 20) as f64 * 10.0).round() / 10.0,
+        "language_encode_ms": percentiles(&mut language_all),
+        "decode_ms": percentiles(&mut decoder_all),
+        "phrases": per_phrase,
         "peak_rss_mb": rss_mb("VmHWM:"),
     });
     println!("{report}");

@@ -2,6 +2,7 @@
 
 use clap::Args;
 use samlabel::sam::SamModel;
+use samlabel::sam::concept::{self, ConceptModel};
 use samlabel::sam::family::EncoderInput;
 use samlabel::sam::hub::{self, Manifest};
 use samlabel::sam::runtime::{self, Provider, Runtime};
@@ -47,6 +48,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
     }
 
     match &args.model.model_dir {
+        Some(dir) if concept::is_concept_dir(dir) => concept_model(dir, &args),
         Some(dir) => match SamModel::load(dir, args.model.session_options()) {
             Ok(model) => {
                 let interface = &model.interface;
@@ -96,7 +98,57 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
                 "Model: {name} at {} ({state})",
                 hub::model_dir(name).display()
             );
+            let find = hub::model_dir(hub::SAM3);
+            if concept::is_concept_dir(&find) {
+                concept_model(&find, &args);
+            } else {
+                println!(
+                    "Find (SAM 3): no model in {} (pass --find-model DIR to the window, or \
+                     --model-dir DIR to `segment --text`)",
+                    find.display()
+                );
+            }
         }
     }
     Ok(())
+}
+
+/// What `doctor` says about a SAM 3 folder.
+fn concept_model(dir: &std::path::Path, args: &DoctorArgs) {
+    match ConceptModel::load(dir, args.model.session_options()) {
+        Ok(model) => {
+            println!(
+                "Model: {} (SAM 3, finds by name) at {}",
+                model.name,
+                dir.display()
+            );
+            let io = model.io();
+            println!(
+                "  image input: `{}` [3, {s}, {s}] uint8, stretched by samlabel",
+                io.image_input,
+                s = io.input_size
+            );
+            println!(
+                "  per image: {}; kept once: {}",
+                io.image_inputs.join(", "),
+                if io.constant_inputs.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    io.constant_inputs.join(", ")
+                }
+            );
+            let slots = io
+                .box_slots
+                .map_or_else(|| "any number of".to_owned(), |k| format!("up to {k}"));
+            println!(
+                "  text: {} tokens; {slots} example boxes per query",
+                io.context
+            );
+            println!("  runs on: {}", model.provider);
+            for notice in &model.notices {
+                println!("  warning: {notice}");
+            }
+        }
+        Err(err) => println!("Model at {}: NOT USABLE: {err}", dir.display()),
+    }
 }

@@ -25,7 +25,7 @@ use super::family::sam3::{self, ConceptIo, DecoderFeed};
 use super::model::{ModelError, Pool, SessionOptions, open_session};
 use super::resample::{self, Flavor};
 use super::tokenizer::{self, Tokenizer};
-use super::{Provider, Runtime, SamError};
+use super::{EncodeTimings, Provider, Runtime, SamError};
 use crate::annotate::mask::Mask;
 
 /// Phrases whose encodings are kept (each is a few tens of kilobytes).
@@ -34,6 +34,17 @@ const PHRASES_KEPT: usize = 32;
 pub const VISUAL: &str = "visual";
 /// The official `Sam3Processor`'s default confidence threshold.
 pub const DEFAULT_THRESHOLD: f32 = 0.5;
+
+/// The phrases of `"car, person"`: trimmed, empty ones and repeats dropped.
+pub fn split_phrases(text: &str) -> Vec<String> {
+    let mut phrases: Vec<String> = Vec::new();
+    for phrase in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if !phrases.iter().any(|p| p == phrase) {
+            phrases.push(phrase.to_owned());
+        }
+    }
+    phrases
+}
 
 /// An example box: pixels of the image, `positive` for "more like this", negative for "not this".
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -192,6 +203,11 @@ impl ConceptModel {
         })
     }
 
+    /// What the graphs take and give.
+    pub fn io(&self) -> &ConceptIo {
+        &self.io
+    }
+
     /// The token ids the language encoder gets for `text`.
     pub fn tokens(&self, text: &str) -> Vec<i64> {
         self.tokenizer.tokens(text, self.io.context)
@@ -201,38 +217,29 @@ impl ConceptModel {
         &self.tokenizer
     }
 
-    /// The graph's input as the official processor makes it: `[3, S, S]` RGB bytes, stretched with
-    /// torchvision's antialiased bilinear on `uint8`.
+    /// The graph's input for `image`: see [`stretch_chw`].
     pub fn preprocess(&mut self, image: &RgbImage) -> Vec<u8> {
-        let side = self.io.input_size as usize;
-        let (w, h) = (image.width() as usize, image.height() as usize);
-        let mut hwc = vec![0u8; side * side * 3];
-        resample::resize_rgb(
-            image.as_raw(),
-            (w, h),
-            &mut hwc,
-            (side, side),
-            Flavor::TorchUint8,
-            self.threads,
-            &mut self.scratch,
-        );
-        let plane = side * side;
-        let mut chw = vec![0u8; plane * 3];
-        for (i, px) in hwc.chunks_exact(3).enumerate() {
-            chw[i] = px[0];
-            chw[plane + i] = px[1];
-            chw[2 * plane + i] = px[2];
-        }
-        chw
+        stretch_chw_with(image, self.io.input_size, self.threads, &mut self.scratch)
     }
 
     /// Runs the image encoder: the features the decoder needs for this image.
     pub fn encode(&mut self, image: &RgbImage) -> Result<ConceptFeatures, SamError> {
+        self.encode_timed(image).map(|(features, _)| features)
+    }
+
+    /// [`Self::encode`], with where the time went.
+    pub fn encode_timed(
+        &mut self,
+        image: &RgbImage,
+    ) -> Result<(ConceptFeatures, EncodeTimings), SamError> {
         let (width, height) = image.dimensions();
         if width == 0 || height == 0 {
             return Err(SamError::EmptyImage);
         }
+        let start = Instant::now();
         let input = self.preprocess(image);
+        let preprocess = start.elapsed();
+        let start = Instant::now();
         let side = self.io.input_size as usize;
         let tensor = TensorRef::from_array_view(([3, side, side], input.as_slice()))?;
         let outputs = self
@@ -270,11 +277,16 @@ impl ConceptModel {
             .iter()
             .map(|name| extract(name))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(ConceptFeatures {
+        let features = ConceptFeatures {
             tensors,
             width,
             height,
-        })
+        };
+        let timings = EncodeTimings {
+            preprocess,
+            encoder: start.elapsed(),
+        };
+        Ok((features, timings))
     }
 
     /// The encoding of `text`, from the cache of recent phrases or the language encoder.
@@ -460,6 +472,44 @@ impl ConceptModel {
     }
 }
 
+/// SAM 3's image input as the official `Sam3Processor` makes it: `[3, side, side]` RGB bytes (three
+/// planes), the image stretched with torchvision's `v2.Resize` on `uint8` (antialiased bilinear,
+/// torch's integer kernel), byte for byte.
+pub fn stretch_chw(image: &RgbImage, side: u32) -> Vec<u8> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    stretch_chw_with(image, side, cores, &mut Vec::new())
+}
+
+fn stretch_chw_with(
+    image: &RgbImage,
+    side: u32,
+    threads: usize,
+    scratch: &mut Vec<resample::Scratch>,
+) -> Vec<u8> {
+    let side = side as usize;
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let mut hwc = vec![0u8; side * side * 3];
+    resample::resize_rgb(
+        image.as_raw(),
+        (w, h),
+        &mut hwc,
+        (side, side),
+        Flavor::TorchUint8,
+        threads,
+        scratch,
+    );
+    let plane = side * side;
+    let mut chw = vec![0u8; plane * 3];
+    let (r, rest) = chw.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    for (i, px) in hwc.chunks_exact(3).enumerate() {
+        r[i] = px[0];
+        g[i] = px[1];
+        b[i] = px[2];
+    }
+    chw
+}
+
 fn four(t: &Tensor) -> Result<ort::session::SessionInputValue<'_>, SamError> {
     let [c, h, w] = t.shape;
     Ok(TensorRef::from_array_view(([1, c, h, w], t.data.as_slice()))?.into())
@@ -467,4 +517,18 @@ fn four(t: &Tensor) -> Result<ort::session::SessionInputValue<'_>, SamError> {
 
 fn three(t: &Tensor3) -> Result<ort::session::SessionInputValue<'_>, SamError> {
     Ok(TensorRef::from_array_view((t.shape, t.data.as_slice()))?.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phrases_are_split_trimmed_and_unique() {
+        assert_eq!(
+            split_phrases(" car, person ,,car, a red bus"),
+            ["car", "person", "a red bus"]
+        );
+        assert!(split_phrases(" , ").is_empty());
+    }
 }

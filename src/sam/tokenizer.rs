@@ -226,13 +226,14 @@ pub fn clean_lower(text: &str) -> String {
 }
 
 /// ftfy 6's `fix_text` with its default settings, for typed phrases: HTML entities that end in `;`
-/// (only when the text has no `<`), C1 controls read as Windows-1252, Latin ligatures split,
-/// full-width and half-width forms made normal width, curly quotes straightened, line breaks
-/// unified, terminal escapes and control characters removed, NFC; repeated until nothing changes.
+/// (only when the text has no `<`), UTF-8 that was read as Latin-1 or Windows-1252 (`cafÃ©`),
+/// C1 controls read as Windows-1252, Latin ligatures split, full-width and half-width forms made
+/// normal width, curly quotes straightened, line breaks unified, terminal escapes and control
+/// characters removed, NFC; repeated until nothing changes.
 ///
-/// Not reproduced: ftfy's mojibake repair (`fix_encoding`: text that was decoded with the wrong
-/// codec, such as `cafÃ©`), which guesses from statistics of its own; such phrases keep their
-/// characters here.
+/// ftfy's mojibake repair (`fix_encoding`) is reproduced for its main case only: the whole text is
+/// UTF-8 that a single-byte codec decoded (ftfy also tries Cyrillic, Central European, Mac and DOS
+/// code pages, and repairs mojibake inside otherwise sound text, guided by statistics of its own).
 fn fix_text(text: &str) -> String {
     let unescape = !text.contains('<');
     let mut text = text.to_owned();
@@ -240,6 +241,9 @@ fn fix_text(text: &str) -> String {
         let before = text.clone();
         if unescape {
             text = unescape_entities(&text);
+        }
+        if let Some(fixed) = utf8_read_as_single_byte(&text) {
+            text = fixed;
         }
         text = text.chars().map(c1_as_windows_1252).collect();
         text = text.chars().flat_map(split_ligature).collect();
@@ -286,6 +290,50 @@ fn unescape_entities(text: &str) -> String {
 fn terminal_escapes() -> &'static Regex {
     static ANSI: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
     ANSI.get_or_init(|| Regex::new("\x1b\\[(?:\\d|;)*[a-zA-Z]").expect("valid"))
+}
+
+/// `text` with its mojibake decoded again: each sequence of characters that are one byte in Latin-1
+/// or (ftfy's "sloppy") Windows-1252 and whose bytes form one UTF-8 character, led the way UTF-8
+/// read as those code pages is (`Ã©`, `â€œ`, `Ð¿`, `æ—¥`, `ðŸ±`). `None` when there is none.
+/// (Text such as `Ü®` is valid UTF-8 too, but ftfy leaves it, as here.)
+fn utf8_read_as_single_byte(text: &str) -> Option<String> {
+    if text.is_ascii() {
+        return None;
+    }
+    let byte_of = |c: char| -> Option<u8> {
+        match u32::from(c) {
+            code @ (0..=0xff) => Some(code as u8),
+            _ => (0x80u8..=0x9f).find(|&b| c1_as_windows_1252(char::from(b)) == c),
+        }
+    };
+    // Lead bytes of the UTF-8 that mojibake usually comes from: Latin-1 and Latin Extended-A
+    // letters, Greek, Cyrillic, general punctuation, CJK, full-width forms and emoji.
+    let length = |lead: u8| match lead {
+        0xc2..=0xc5 | 0xce..=0xd1 => 2,
+        0xe2..=0xe9 | 0xef => 3,
+        0xf0 => 4,
+        _ => 0,
+    };
+    let chars: Vec<char> = text.chars().collect();
+    let bytes: Vec<Option<u8>> = chars.iter().map(|&c| byte_of(c)).collect();
+    let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let n = bytes[i].map_or(0, length);
+        let sequence: Option<Vec<u8>> = (n > 0 && i + n <= chars.len())
+            .then(|| bytes[i..i + n].iter().copied().collect())
+            .flatten();
+        if let Some(decoded) = sequence.and_then(|b| String::from_utf8(b).ok()) {
+            out.push_str(&decoded);
+            changed = true;
+            i += n;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    changed.then_some(out)
 }
 
 /// C1 control characters as the Windows-1252 characters they most likely were (`fix_c1_controls`,
@@ -379,6 +427,12 @@ mod tests {
         assert_eq!(clean_lower("&amp;amp;lt;b&gt;"), "<b>");
         assert_eq!(clean_lower("P&EACUTE;REZ"), "pérez");
         assert_eq!(clean_lower("\x1b[36mblue\x1b[0m"), "blue");
+        assert_eq!(
+            clean_lower("cafÃ© SchÃ¶n â€œquotedâ€\u{9d}"),
+            "café schön \"quoted\""
+        );
+        assert_eq!(clean_lower("Ã©lan 猫"), "élan 猫");
+        assert_eq!(clean_lower("naïve Ü®"), "naïve ü®");
     }
 
     #[test]

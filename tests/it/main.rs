@@ -17,3 +17,4 @@ mod kill;
 mod pipeline;
 mod resize;
 mod sam2;
+mod sam3;
