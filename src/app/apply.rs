@@ -234,6 +234,10 @@ impl SamApp {
                 tracing::debug!(?point_in_image, positive, "prompt point");
                 self.prompt.add_point(point_in_image, positive);
             }
+            CanvasAction::Example {
+                box_in_image,
+                positive,
+            } => self.find_example(box_in_image, positive),
             CanvasAction::Box(box_in_image) => {
                 tracing::debug!(?box_in_image, "prompt box");
                 self.prompt.set_box(box_in_image);
@@ -400,6 +404,15 @@ impl SamApp {
             Command::AcceptProposals { all } => self.accept_proposals(all),
             Command::DiscardProposals => self.discard_proposals(),
             Command::ShowCoveredProposals(show) => self.proposals.show_covered = show,
+            Command::ToggleProposal(index) => self.proposals.toggle(index),
+            Command::ToggleFind => self.panels.find.toggle(),
+            Command::Find(text) => self.find(&text),
+            Command::FindExample {
+                box_in_image,
+                positive,
+            } => self.find_example(box_in_image, positive),
+            Command::ClearFindExamples => self.find.examples.clear(),
+            Command::FindThreshold(threshold) => self.find_threshold(threshold),
             Command::CycleCandidate { forward } => self.prompt.cycle_candidate(forward),
             Command::SelectImage(i) => self.select_image(i),
             Command::NextImage => {
@@ -541,6 +554,16 @@ impl SamApp {
     /// Switches to another model; the worker answers `ModelReady` (then every image is encoded
     /// again, the prompt decoded again) or `ModelSwitchFailed` (the old model stays).
     fn use_model(&mut self, source: ModelSource) {
+        // A SAM 3 folder is Find's model; clicks keep the model in use.
+        if let ModelSource::Dir(dir) = &source
+            && crate::sam::concept::is_concept_dir(dir)
+            && !dir.join("encoder.onnx").is_file()
+        {
+            self.panels.models.open = false;
+            self.panels.find.open = true;
+            self.worker.send(Request::UseFindModel(dir.clone()));
+            return;
+        }
         if self.status.switching_from.is_none() {
             self.status.switching_from = Some(self.status.model.clone());
         }
@@ -586,18 +609,30 @@ impl SamApp {
         let Some(project) = self.project.as_mut() else {
             return;
         };
-        let category = match self.selection.category {
-            Some(id) => Ok(id),
-            None => project.dataset.ensure_category("object"),
-        };
-        let result = category.map_err(ProjectError::from).and_then(|category| {
-            self.selection.category = Some(category);
-            masks
-                .iter()
-                .filter(|m| m.area() > 0)
-                .map(|mask| project.add_mask(&path, size, category, mask))
-                .collect::<Result<Vec<_>, _>>()
-        });
+        // Find's proposals go under their phrase's category (created if missing), the others
+        // under the selected one.
+        let selected = self.selection.category;
+        let result = masks
+            .iter()
+            .filter(|(m, _)| m.area() > 0)
+            .map(|(mask, phrase)| {
+                let category = match (phrase, selected) {
+                    (Some(phrase), _) => project.dataset.ensure_category(phrase)?,
+                    (None, Some(id)) => id,
+                    (None, None) => project.dataset.ensure_category("object")?,
+                };
+                project.add_mask(&path, size, category, mask)
+            })
+            .collect::<Result<Vec<_>, ProjectError>>();
+        if selected.is_none() {
+            self.selection.category = self.project.as_ref().and_then(|p| {
+                let name = masks
+                    .first()
+                    .and_then(|(_, p)| p.as_deref())
+                    .unwrap_or("object");
+                p.dataset.category_by_name(name).map(|c| c.id)
+            });
+        }
         match result {
             Ok(added) => {
                 self.status.last_step = Some(format!("accepted {} proposals", added.len()))

@@ -15,6 +15,11 @@ pub enum CanvasAction {
     },
     /// A finished left drag: `[x0, y0, x1, y1]`.
     Box([f32; 4]),
+    /// A finished left drag with Shift (`positive`) or Ctrl: an example box for Find.
+    Example {
+        box_in_image: [f32; 4],
+        positive: bool,
+    },
     /// A brush segment while painting (`erase` with the eraser).
     Brush { from: [f32; 2], to: [f32; 2] },
     /// The brush was released: the stroke is complete.
@@ -289,7 +294,14 @@ impl Canvas {
                 ];
                 // A tiny drag is a shaky click, not a box.
                 if (b[2] - b[0]) * self.zoom >= 4.0 && (b[3] - b[1]) * self.zoom >= 4.0 {
-                    actions.push(CanvasAction::Box(b));
+                    actions.push(if modifiers.shift || modifiers.command {
+                        CanvasAction::Example {
+                            box_in_image: b,
+                            positive: modifiers.shift,
+                        }
+                    } else {
+                        CanvasAction::Box(b)
+                    });
                 }
             }
             self.drag_start_in_image = None;

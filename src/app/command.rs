@@ -69,6 +69,21 @@ pub enum Command {
     DiscardProposals,
     /// Show (or hide again) the proposals an accepted annotation already covers.
     ShowCoveredProposals(bool),
+    /// Select or deselect one proposal (the panel's list).
+    ToggleProposal(usize),
+    /// Ctrl+F, SAM > Find...: show or hide the Find panel.
+    ToggleFind,
+    /// Find (SAM 3) every instance of these comma-separated phrases (with the example boxes).
+    Find(String),
+    /// Shift+drag (positive) / Ctrl+drag (negative) with Find open: an example box; Find runs again.
+    FindExample {
+        box_in_image: [f32; 4],
+        positive: bool,
+    },
+    /// Forget the example boxes.
+    ClearFindExamples,
+    /// The Find panel's "min score": instances scoring above it are proposed (Find runs again).
+    FindThreshold(f32),
     /// Ctrl+D / Ctrl+E: mark the image "done" / "no objects" (again: unmark).
     MarkImage(&'static str),
     View(ViewChange),
@@ -108,7 +123,7 @@ pub const IMAGE_DONE: &str = "done";
 pub const IMAGE_EMPTY: &str = "no objects";
 
 /// Every key, for the shortcuts overlay (F1) and the README's key table.
-pub const SHORTCUTS: [(&str, &str); 25] = [
+pub const SHORTCUTS: [(&str, &str); 27] = [
     (
         "left click",
         "positive point (a click on a preview refines it)",
@@ -125,6 +140,14 @@ pub const SHORTCUTS: [(&str, &str); 25] = [
     (
         "G",
         "segment everything: proposals to click (select) and accept; Esc discards them",
+    ),
+    (
+        "Ctrl+F",
+        "Find (SAM 3): type what to find (\"car, person\"), Enter; every instance is proposed",
+    ),
+    (
+        "Shift+drag, Ctrl+drag",
+        "with Find open: an example box of what to find / of what not to find",
     ),
     ("Esc", "close a menu; else clear the prompt"),
     (
@@ -173,6 +196,7 @@ pub fn keymap(ctx: &egui::Context) -> Vec<Command> {
         (Key::Q, Command::Quit),
         (Key::D, Command::MarkImage(IMAGE_DONE)),
         (Key::E, Command::MarkImage(IMAGE_EMPTY)),
+        (Key::F, Command::ToggleFind),
     ];
     for (key, command) in with_command {
         if pressed_with(Modifiers::COMMAND, key) {

@@ -84,6 +84,52 @@ impl SamApp {
                         }
                     }
                 }
+                Response::Found {
+                    path,
+                    found,
+                    millis,
+                } => {
+                    let accepted = self.accepted_masks();
+                    let accepted: Vec<&Mask> = accepted.iter().collect();
+                    let summary: Vec<String> = found
+                        .iter()
+                        .map(|f| format!("{} {}", f.instances.len(), f.phrase))
+                        .collect();
+                    if self.proposals.found(&path, found, &accepted) {
+                        let counts = self.proposals.counts();
+                        let text = if counts.shown + counts.covered == 0 {
+                            format!(
+                                "found nothing above {:.2}: lower \"min score\", or Shift+drag \
+                                 a box around an example",
+                                self.panels.find.threshold
+                            )
+                        } else {
+                            format!(
+                                "found {} in {millis:.0} ms ({} hidden: already annotated); \
+                                 click or tick to select, Enter accepts",
+                                summary.join(", "),
+                                counts.covered
+                            )
+                        };
+                        self.notify(MessageLevel::Info, text);
+                    }
+                }
+                Response::FindFailed { path, message } => {
+                    if self.proposals.path() == Some(path.as_path()) {
+                        self.proposals.clear();
+                    }
+                    self.notify(MessageLevel::Error, format!("Find failed: {message}"));
+                }
+                Response::FindModelReady { name, dir } => {
+                    self.notify(
+                        MessageLevel::Info,
+                        format!("Find uses the SAM 3 model {name} ({})", dir.display()),
+                    );
+                    self.find.model = Some(name);
+                }
+                Response::FindModelFailed(message) => {
+                    self.notify(MessageLevel::Error, message);
+                }
                 Response::ModelSwitchFailed(message) => {
                     self.notify(
                         MessageLevel::Error,
@@ -325,7 +371,8 @@ impl SamApp {
         );
         commands.extend(self.panels.shortcuts.ui(&ctx));
         commands.extend(self.panels.models.ui(&ctx, &self.status.model));
-        if self.proposals.is_active() {
+        commands.extend(self.find_panel(&ctx));
+        if self.proposals.is_active() && !self.proposals.is_find() {
             let counts = self.proposals.counts();
             let state = ProposalsState {
                 running: self.proposals.running,

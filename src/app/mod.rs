@@ -7,6 +7,7 @@ mod apply;
 mod canvas;
 mod command;
 mod dialogs;
+mod find;
 mod fonts;
 mod frame;
 mod images;
@@ -64,6 +65,8 @@ pub struct AppOptions {
     pub embedding_cache: Option<PathBuf>,
     /// Most memory the embeddings kept in memory may take, in MB.
     pub embedding_memory_mb: usize,
+    /// The SAM 3 model for Find (`None`: the `sam3` folder of the model cache, when there).
+    pub find_model: Option<PathBuf>,
     /// Folders of fonts to fall back on (besides the system's and `SAMLABEL_FONT_DIRS`), for names in
     /// scripts egui's own font lacks.
     pub font_dirs: Vec<PathBuf>,
@@ -101,6 +104,8 @@ pub struct SamApp {
     overlay: Overlay,
     /// Segment everything's proposals on the current image.
     proposals: Proposals,
+    /// Find's example boxes and model.
+    find: find::FindState,
     canvas: Canvas,
     selection: Selection,
     panels: Panels,
@@ -117,6 +122,7 @@ impl SamApp {
             session: options.session,
             disk_cache: options.embedding_cache,
             memory_budget: options.embedding_memory_mb.saturating_mul(1 << 20),
+            find_model: options.find_model.clone(),
         });
         let mut app = Self {
             worker,
@@ -126,6 +132,7 @@ impl SamApp {
             preview: PreviewTextures::default(),
             overlay: Overlay::default(),
             proposals: Proposals::default(),
+            find: find::FindState::default(),
             canvas: Canvas::default(),
             selection: Selection::default(),
             panels: Panels::default(),

@@ -29,6 +29,7 @@ pub struct Panels {
     pub shortcuts: ShortcutsOverlay,
     pub models: ModelPicker,
     pub proposals: ProposalsPanel,
+    pub find: super::find::FindPanel,
     /// The image list and the right panel can be collapsed (View menu).
     pub show_images: bool,
     pub show_side: bool,
@@ -50,6 +51,7 @@ impl Default for Panels {
             shortcuts: ShortcutsOverlay::default(),
             models: ModelPicker::default(),
             proposals: ProposalsPanel::default(),
+            find: super::find::FindPanel::default(),
             show_images: true,
             show_side: true,
         }
@@ -170,6 +172,9 @@ impl MenuBar {
                 ui.menu_button("SAM", |ui| {
                     if ui.button("Segment everything  (G)").clicked() {
                         commands.push(Command::SegmentEverything(None));
+                    }
+                    if ui.button("Find by name (SAM 3)...  (Ctrl+F)").clicked() {
+                        commands.push(Command::ToggleFind);
                     }
                 });
                 ui.menu_button("Model", |ui| {

@@ -1,12 +1,13 @@
-//! Segment everything in the window: the proposals of the current image, which of them the user
-//! selected, which are hidden because an accepted annotation already covers them, and the one
-//! texture that outlines them.
+//! Proposals in the window, from segment everything or from Find (SAM 3): those of the current
+//! image, which of them the user selected, which are hidden because an accepted annotation already
+//! covers them, and the one texture that outlines them (Find's coloured by phrase).
 
 use std::path::{Path, PathBuf};
 
 use egui::{Color32, TextureHandle, TextureOptions};
 
 use super::render::{self, OverlayLayer, OverlayStyle};
+use super::worker::FoundPhrase;
 use crate::annotate::mask::Mask;
 use crate::sam::everything::{EverythingOptions, Proposal};
 
@@ -16,8 +17,32 @@ const COVERED: f64 = 0.5;
 
 /// The colour of proposals; selected ones are filled stronger, with a thick rim.
 const PROPOSAL_COLOR: Color32 = Color32::from_rgb(255, 200, 40);
+/// Find's colours, one per phrase in turn (none near the click preview's blue).
+const PHRASE_COLORS: [Color32; 6] = [
+    Color32::from_rgb(255, 200, 40),
+    Color32::from_rgb(230, 70, 160),
+    Color32::from_rgb(60, 200, 90),
+    Color32::from_rgb(250, 110, 40),
+    Color32::from_rgb(170, 90, 240),
+    Color32::from_rgb(40, 210, 210),
+];
+
+/// The colour of Find's `group`-th phrase.
+pub fn phrase_color(group: usize) -> Color32 {
+    PHRASE_COLORS[group % PHRASE_COLORS.len()]
+}
+
+/// One proposal as the panel lists it.
+pub struct Listed {
+    pub index: usize,
+    pub group: usize,
+    pub score: f32,
+    pub selected: bool,
+}
 
 struct Item {
+    /// Find's phrase (index into `Proposals::phrases`); 0 for segment everything.
+    group: usize,
     mask: Mask,
     /// COCO `[x, y, w, h]` of the mask.
     bbox: [u32; 4],
@@ -60,6 +85,8 @@ pub struct Proposals {
     answered: bool,
     /// Show the proposals an accepted annotation already covers.
     pub show_covered: bool,
+    /// Find's phrases, in the order searched; empty for segment everything.
+    pub phrases: Vec<String>,
     /// The settings the next run uses (the panel edits them).
     pub options: EverythingOptions,
     revision: u64,
@@ -75,6 +102,7 @@ impl Default for Proposals {
             items: Vec::new(),
             answered: false,
             show_covered: false,
+            phrases: Vec::new(),
             options: EverythingOptions::official(crate::sam::family::Family::Sam1),
             revision: 0,
             texture: None,
@@ -147,6 +175,7 @@ impl Proposals {
                     .iter()
                     .any(|&a| overlap(&mask, bbox, a) as f64 / area > COVERED);
                 Item {
+                    group: 0,
                     bbox,
                     mask,
                     score: p.predicted_iou,
@@ -157,6 +186,75 @@ impl Proposals {
             .collect();
         self.revision += 1;
         true
+    }
+
+    /// A Find starts on `path`: what was shown before goes.
+    pub fn start_find(&mut self, path: &Path, phrases: Vec<String>) {
+        self.start(path);
+        self.phrases = phrases;
+    }
+
+    /// Find's answer: each phrase's instances, best first; `accepted` as in [`Self::arrived`].
+    /// False if it is for another image.
+    pub fn found(&mut self, path: &Path, found: Vec<FoundPhrase>, accepted: &[&Mask]) -> bool {
+        if self.path.as_deref() != Some(path) {
+            return false;
+        }
+        self.running = None;
+        self.answered = true;
+        let accepted: Vec<(&Mask, [u32; 4])> = accepted.iter().map(|a| (*a, a.bbox())).collect();
+        self.phrases = found.iter().map(|f| f.phrase.clone()).collect();
+        self.items = found
+            .into_iter()
+            .enumerate()
+            .flat_map(|(group, f)| f.instances.into_iter().map(move |i| (group, i)))
+            .map(|(group, instance)| {
+                let mask = instance.mask;
+                let bbox = mask.bbox();
+                let area = mask.area().max(1) as f64;
+                let covered = accepted
+                    .iter()
+                    .any(|&a| overlap(&mask, bbox, a) as f64 / area > COVERED);
+                Item {
+                    group,
+                    bbox,
+                    mask,
+                    score: instance.score,
+                    selected: false,
+                    covered,
+                }
+            })
+            .collect();
+        self.revision += 1;
+        true
+    }
+
+    /// Whether the proposals on screen (or on their way) are Find's.
+    pub fn is_find(&self) -> bool {
+        !self.phrases.is_empty()
+    }
+
+    /// The shown proposals, for the panel's list.
+    pub fn listed(&self) -> Vec<Listed> {
+        self.items
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| self.show_covered || !i.covered)
+            .map(|(index, i)| Listed {
+                index,
+                group: i.group,
+                score: i.score,
+                selected: i.selected,
+            })
+            .collect()
+    }
+
+    /// Selects or deselects the proposal `index` of [`Self::listed`].
+    pub fn toggle(&mut self, index: usize) {
+        if let Some(item) = self.items.get_mut(index) {
+            item.selected = !item.selected;
+            self.revision += 1;
+        }
     }
 
     /// The run ended without proposals (failed or cancelled).
@@ -194,8 +292,8 @@ impl Proposals {
     }
 
     /// Takes the selected proposals (or, with `all`, every shown one) out of the list, best first,
-    /// to be accepted; the rest stay.
-    pub fn take(&mut self, all: bool) -> Vec<Mask> {
+    /// to be accepted, each with Find's phrase; the rest stay.
+    pub fn take(&mut self, all: bool) -> Vec<(Mask, Option<String>)> {
         let show_covered = self.show_covered;
         let (taken, rest): (Vec<Item>, Vec<Item>) = std::mem::take(&mut self.items)
             .into_iter()
@@ -204,7 +302,10 @@ impl Proposals {
         self.revision += 1;
         let mut taken = taken;
         taken.sort_by(|a, b| b.score.total_cmp(&a.score));
-        taken.into_iter().map(|i| i.mask).collect()
+        taken
+            .into_iter()
+            .map(|i| (i.mask, self.phrases.get(i.group).cloned()))
+            .collect()
     }
 
     /// Discards every proposal (and forgets a run on its way).
@@ -243,7 +344,11 @@ impl Proposals {
                 .map(|i| OverlayLayer {
                     mask: &i.mask,
                     bbox: i.bbox,
-                    color: PROPOSAL_COLOR,
+                    color: if self.phrases.is_empty() {
+                        PROPOSAL_COLOR
+                    } else {
+                        phrase_color(i.group)
+                    },
                     selected: i.selected,
                     hovered: false,
                 })

@@ -16,10 +16,12 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
+mod find;
 mod memory;
 mod messages;
+use find::Finder;
 use memory::MemoryCache;
-pub use messages::{RenderJob, RenderTarget, Request, Response};
+pub use messages::{FindJob, FoundPhrase, RenderJob, RenderTarget, Request, Response};
 
 use crate::imageio;
 use crate::sam::cache::{EmbeddingCache, encode_cached};
@@ -36,6 +38,8 @@ pub struct WorkerOptions {
     pub disk_cache: Option<PathBuf>,
     /// Most memory the embeddings kept in memory may take, in bytes (the current one is always kept).
     pub memory_budget: usize,
+    /// The SAM 3 model for Find (`None`: the `sam3` folder of the model cache, when there).
+    pub find_model: Option<PathBuf>,
 }
 
 /// After a click or an open, prefetching waits this long for the user to pause.
@@ -93,6 +97,8 @@ enum Job {
     Render(RenderJob),
     UseModel(ModelSource),
     Everything(PathBuf, Arc<RgbImage>, EverythingOptions),
+    Find(FindJob),
+    UseFindModel(PathBuf),
 }
 
 struct DecodeJob {
@@ -198,6 +204,13 @@ impl Worker {
                 self.background.cancel_unless(|p| *p == path);
                 let _ = self.requests.send(Job::Everything(path, image, options));
             }
+            Request::Find(job) => {
+                self.background.cancel_unless(|p| *p == job.path);
+                let _ = self.requests.send(Job::Find(job));
+            }
+            Request::UseFindModel(dir) => {
+                let _ = self.requests.send(Job::UseFindModel(dir));
+            }
             Request::CancelEverything => {
                 if let Some(token) = self.background.everything.get() {
                     token.cancel();
@@ -263,6 +276,8 @@ fn load_images(opens: Receiver<PathBuf>, jobs: Sender<Job>, notify: Notifier) {
 struct Pending {
     model: Option<ModelSource>,
     everything: Option<(PathBuf, Arc<RgbImage>, EverythingOptions)>,
+    find: Option<FindJob>,
+    find_model: Option<PathBuf>,
     encode: Option<(PathBuf, Arc<RgbImage>)>,
     prefetch: VecDeque<PathBuf>,
     decode: Option<DecodeJob>,
@@ -274,6 +289,8 @@ impl Pending {
         match job {
             Job::UseModel(source) => self.model = Some(source),
             Job::Everything(path, image, options) => self.everything = Some((path, image, options)),
+            Job::Find(job) => self.find = Some(job),
+            Job::UseFindModel(dir) => self.find_model = Some(dir),
             Job::Encode(path, image) => self.encode = Some((path, image)),
             Job::Prefetch(paths) => self.prefetch = paths.into(),
             Job::Decode(decode) => self.decode = Some(decode),
@@ -292,6 +309,8 @@ impl Pending {
     fn is_urgent(&self) -> bool {
         self.model.is_some()
             || self.everything.is_some()
+            || self.find.is_some()
+            || self.find_model.is_some()
             || self.encode.is_some()
             || self.decode.is_some()
             || !self.renders.is_empty()
@@ -335,6 +354,11 @@ fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background
     };
     let mut disk = disk_for(model.as_ref());
     let mut cache = MemoryCache::new(options.memory_budget);
+    let mut finder = Finder::new(
+        options.find_model.clone(),
+        options.session,
+        options.memory_budget,
+    );
     let mut failed: Vec<PathBuf> = Vec::new();
     let mut pending = Pending::default();
     // Prefetching waits until the user pauses.
@@ -445,6 +469,17 @@ fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background
                     &notify,
                 );
             }
+            continue;
+        }
+
+        // 2c. Find (SAM 3), with its own model.
+        if let Some(dir) = pending.find_model.take() {
+            finder.use_dir(dir, &notify);
+            continue;
+        }
+        if let Some(job) = pending.find.take() {
+            quiet_from = Instant::now() + PREFETCH_QUIET;
+            finder.find(job, &notify);
             continue;
         }
 

@@ -20,6 +20,10 @@ pub struct GuiArgs {
     /// Memory for image embeddings kept for quick switching between images, in MB (SAM: 4 MB each).
     #[arg(long, value_name = "MB", default_value_t = DEFAULT_MEMORY_MB)]
     embedding_memory_mb: usize,
+    /// The SAM 3 model folder for Find (text prompts); default: the `sam3` folder of the model
+    /// cache. Model > Choose model... also takes one.
+    #[arg(long, value_name = "DIR")]
+    find_model: Option<PathBuf>,
 }
 
 #[cfg(feature = "gui")]
@@ -40,6 +44,7 @@ pub fn run(args: GuiArgs) -> anyhow::Result<()> {
         remember_recent: true,
         embedding_cache: Some(hub::embeddings_dir()),
         embedding_memory_mb: args.embedding_memory_mb,
+        find_model: args.find_model,
         font_dirs: Vec::new(),
     };
     let native = eframe::NativeOptions {

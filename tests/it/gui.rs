@@ -436,6 +436,7 @@ pub fn app_with_model(
         remember_recent: false,
         embedding_cache: None,
         embedding_memory_mb: samlabel::sam::cache::DEFAULT_MEMORY_MB,
+        find_model: Some(common::fixtures().join("model-sam3")),
         font_dirs: vec![common::fixtures().join("fonts")],
     });
     Harness::builder()

@@ -11,6 +11,8 @@ mod gui;
 #[cfg(feature = "gui")]
 mod gui_day;
 #[cfg(feature = "gui")]
+mod gui_find;
+#[cfg(feature = "gui")]
 mod gui_sam2;
 mod inputs;
 mod kill;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use image::RgbImage;
 
 use crate::annotate::mask::Mask;
+use crate::sam::concept::{ExampleBox, Instance};
 use crate::sam::everything::{EverythingOptions, Proposal};
 use crate::sam::hub::ModelSource;
 use crate::sam::preprocess::ModelFromImage;
@@ -40,6 +41,29 @@ pub enum Request {
     },
     /// Stop the running segment-everything (between two batches of points).
     CancelEverything,
+    /// Find every instance of phrases (and/or like example boxes) with the SAM 3 model.
+    Find(FindJob),
+    /// Use the SAM 3 model in this folder for Find from now on.
+    UseFindModel(PathBuf),
+}
+
+/// One Find on an image on screen.
+#[derive(Debug)]
+pub struct FindJob {
+    pub path: PathBuf,
+    pub image: Arc<RgbImage>,
+    /// Each phrase is searched on its own; none: the example boxes alone.
+    pub phrases: Vec<String>,
+    pub boxes: Vec<ExampleBox>,
+    pub threshold: f32,
+}
+
+/// What one phrase found.
+#[derive(Debug)]
+pub struct FoundPhrase {
+    pub phrase: String,
+    /// Best first.
+    pub instances: Vec<Instance>,
 }
 
 /// One candidate's low-res logits and the mask to make of them.
@@ -152,4 +176,18 @@ pub enum Response {
         path: PathBuf,
         message: String,
     },
+    Found {
+        path: PathBuf,
+        found: Vec<FoundPhrase>,
+        millis: f64,
+    },
+    FindFailed {
+        path: PathBuf,
+        message: String,
+    },
+    FindModelReady {
+        name: String,
+        dir: PathBuf,
+    },
+    FindModelFailed(String),
 }
