@@ -65,7 +65,8 @@ impl FindPanel {
             .open(&mut open)
             .collapsible(false)
             .resizable(false)
-            .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-260.0, 40.0))
+            // Over the canvas's right edge, clear of the categories panel and the messages.
+            .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-350.0, 110.0))
             .show(ctx, |ui| {
                 ui.set_width(300.0);
                 ui.horizontal(|ui| {
