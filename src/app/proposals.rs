@@ -52,6 +52,26 @@ struct Item {
     covered: bool,
 }
 
+impl Item {
+    /// A proposal, marked covered when accepted annotations (with their boxes) hold more than
+    /// [`COVERED`] of it.
+    fn new(group: usize, mask: Mask, score: f32, accepted: &[(&Mask, [u32; 4])]) -> Self {
+        let bbox = mask.bbox();
+        let area = mask.area().max(1) as f64;
+        let covered = accepted
+            .iter()
+            .any(|&a| overlap(&mask, bbox, a) as f64 / area > COVERED);
+        Self {
+            group,
+            mask,
+            bbox,
+            score,
+            selected: false,
+            covered,
+        }
+    }
+}
+
 /// Pixels inside both `mask` and `other` (with their COCO bboxes), counted only where the two
 /// boxes meet (an image has many proposals and annotations; most do not touch).
 fn overlap(mask: &Mask, bbox: [u32; 4], (other, other_bbox): (&Mask, [u32; 4])) -> usize {
@@ -167,22 +187,7 @@ impl Proposals {
         let accepted: Vec<(&Mask, [u32; 4])> = accepted.iter().map(|a| (*a, a.bbox())).collect();
         self.items = proposals
             .into_iter()
-            .map(|p| {
-                let mask = p.rle.to_mask();
-                let bbox = mask.bbox();
-                let area = mask.area().max(1) as f64;
-                let covered = accepted
-                    .iter()
-                    .any(|&a| overlap(&mask, bbox, a) as f64 / area > COVERED);
-                Item {
-                    group: 0,
-                    bbox,
-                    mask,
-                    score: p.predicted_iou,
-                    selected: false,
-                    covered,
-                }
-            })
+            .map(|p| Item::new(0, p.rle.to_mask(), p.predicted_iou, &accepted))
             .collect();
         self.revision += 1;
         true
@@ -208,22 +213,7 @@ impl Proposals {
             .into_iter()
             .enumerate()
             .flat_map(|(group, f)| f.instances.into_iter().map(move |i| (group, i)))
-            .map(|(group, instance)| {
-                let mask = instance.mask;
-                let bbox = mask.bbox();
-                let area = mask.area().max(1) as f64;
-                let covered = accepted
-                    .iter()
-                    .any(|&a| overlap(&mask, bbox, a) as f64 / area > COVERED);
-                Item {
-                    group,
-                    bbox,
-                    mask,
-                    score: instance.score,
-                    selected: false,
-                    covered,
-                }
-            })
+            .map(|(group, i)| Item::new(group, i.mask, i.score, &accepted))
             .collect();
         self.revision += 1;
         true

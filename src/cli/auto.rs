@@ -125,10 +125,7 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
     let mine = shard_of(images, (k, n));
 
     // The dataset before the slow part: a busy or broken file is reported at once.
-    let (mut project, warnings) = Project::open_for_writing(&args.coco)?;
-    for warning in warnings {
-        eprintln!("warning: {warning}");
-    }
+    let mut project = super::open_for_writing(&args.coco)?;
     let category = project.dataset.ensure_category(&args.category)?;
     let mut model = args.model.load()?;
     let mut options = EverythingOptions::official(model.interface.family);
@@ -142,43 +139,87 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
     options.crop_n_layers = args.crop_layers;
     let cache = EmbeddingCache::for_model(&hub::embeddings_dir(), &model);
 
-    let bar = progress_bar(mine.len());
-    let (mut labelled, mut skipped, mut failed, mut proposals) = (0, 0, 0, 0);
+    let tally = label_images(
+        &mut project,
+        &mine,
+        EVERYTHING,
+        args.redo,
+        |path, image| {
+            let (embedding, _) = encode_cached(&mut model, image, path, Some(&cache), None)?;
+            Ok(model.segment_everything(image, &options, Some(&embedding), None, &mut |_| {})?)
+        },
+        |project, image_id, found| {
+            let count = found.len();
+            replace_proposals(project, image_id, category, found)?;
+            Ok(count)
+        },
+    )?;
+    println!(
+        "{} images (shard {k}/{n}): {} labelled with {} proposals, {} already done (--redo labels \
+         them again), {} failed; written to {}",
+        mine.len(),
+        tally.labelled,
+        tally.found,
+        tally.skipped,
+        tally.failed,
+        args.coco.display()
+    );
+    Ok(())
+}
+
+/// What a run over the images did.
+#[derive(Default)]
+struct Tally {
+    labelled: usize,
+    skipped: usize,
+    failed: usize,
+    /// Annotations made.
+    found: usize,
+}
+
+/// The loop both modes share: for each image not yet labelled in `mode` (or all with `redo`),
+/// `label` computes what to add (the slow part) and `store` puts it on the image entry, returning
+/// how many annotations it made; the image is then marked as done in `mode`. A failing image is
+/// reported and skipped; the dataset is saved every [`SAVE_EVERY`] and at the end.
+fn label_images<T>(
+    project: &mut Project,
+    images: &[PathBuf],
+    mode: &str,
+    redo: bool,
+    mut label: impl FnMut(&Path, &image::RgbImage) -> anyhow::Result<T>,
+    mut store: impl FnMut(&mut Project, ImageId, T) -> anyhow::Result<usize>,
+) -> anyhow::Result<Tally> {
+    let bar = progress_bar(images.len());
+    let mut tally = Tally::default();
     let mut last_save = Instant::now();
-    for path in &mine {
+    for path in images {
         let file_name = project.file_name_for(path);
         bar.set_message(file_name.clone());
         let done_before = project
             .dataset
             .image_by_file(&file_name)
-            .is_some_and(|i| i.extra.get(AUTO_KEY) == Some(&Value::from(EVERYTHING)));
-        if done_before && !args.redo {
-            skipped += 1;
+            .is_some_and(|i| i.extra.get(AUTO_KEY) == Some(&Value::from(mode)));
+        if done_before && !redo {
+            tally.skipped += 1;
             bar.inc(1);
             continue;
         }
         let result = imageio::load_rgb(path)
             .map_err(anyhow::Error::from)
-            .and_then(|image| {
-                let (embedding, _) = encode_cached(&mut model, &image, path, Some(&cache), None)?;
-                let found = model.segment_everything(
-                    &image,
-                    &options,
-                    Some(&embedding),
-                    None,
-                    &mut |_| {},
-                )?;
-                Ok((image.dimensions(), found))
-            });
+            .and_then(|image| Ok((image.dimensions(), label(path, &image)?)));
         match result {
             Ok((size, found)) => {
                 let image_id = project.list_image(&file_name, size)?;
-                proposals += found.len();
-                replace_proposals(&mut project, image_id, category, found)?;
-                labelled += 1;
+                tally.found += store(project, image_id, found)?;
+                project.apply(Edit::SetImageExtra {
+                    id: image_id,
+                    key: AUTO_KEY.into(),
+                    value: Some(Value::from(mode)),
+                })?;
+                tally.labelled += 1;
             }
             Err(err) => {
-                failed += 1;
+                tally.failed += 1;
                 bar.suspend(|| eprintln!("warning: {}: {err:#}", path.display()));
             }
         }
@@ -190,13 +231,7 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
     }
     project.save()?;
     bar.finish_and_clear();
-    println!(
-        "{} images (shard {k}/{n}): {labelled} labelled with {proposals} proposals, {skipped} already \
-         done (--redo labels them again), {failed} failed; written to {}",
-        mine.len(),
-        args.coco.display()
-    );
-    Ok(())
+    Ok(tally)
 }
 
 /// Puts `found` on the image as annotations of `category`, in place of what this mode put there
@@ -240,11 +275,6 @@ fn replace_proposals(
             extra,
         }))?;
     }
-    project.apply(Edit::SetImageExtra {
-        id: image_id,
-        key: AUTO_KEY.into(),
-        value: Some(Value::from(EVERYTHING)),
-    })?;
     Ok(())
 }
 
@@ -259,77 +289,49 @@ fn run_text(args: &AutoArgs, phrases: &[String]) -> anyhow::Result<()> {
     let images = collect_images(&args.paths)?;
     let (k, n) = args.shard.unwrap_or((1, 1));
     let mine = shard_of(images, (k, n));
-    let (mut project, warnings) = Project::open_for_writing(&args.coco)?;
-    for warning in warnings {
-        eprintln!("warning: {warning}");
-    }
+    let mut project = super::open_for_writing(&args.coco)?;
     let categories = phrases
         .iter()
         .map(|p| project.dataset.ensure_category(p))
         .collect::<Result<Vec<_>, _>>()?;
     let mut model = args.model.load_concept()?;
 
-    let bar = progress_bar(mine.len());
-    let (mut labelled, mut skipped, mut failed, mut found_total) = (0, 0, 0, 0);
-    let mut last_save = Instant::now();
-    for path in &mine {
-        let file_name = project.file_name_for(path);
-        bar.set_message(file_name.clone());
-        let done_before = project
-            .dataset
-            .image_by_file(&file_name)
-            .is_some_and(|i| i.extra.get(AUTO_KEY) == Some(&Value::from(mode.as_str())));
-        if done_before && !args.redo {
-            skipped += 1;
-            bar.inc(1);
-            continue;
-        }
-        let result = imageio::load_rgb(path)
-            .map_err(anyhow::Error::from)
-            .and_then(|image| {
-                let features = model.encode(&image)?;
-                let mut found = Vec::new();
-                for phrase in phrases {
+    let tally = label_images(
+        &mut project,
+        &mine,
+        &mode,
+        args.redo,
+        |_, image| {
+            let features = model.encode(image)?;
+            phrases
+                .iter()
+                .map(|phrase| {
                     let query = ConceptQuery {
                         text: Some(phrase.clone()),
                         boxes: Vec::new(),
                     };
-                    found.push(model.find(&features, &query, args.threshold)?.0);
-                }
-                Ok((image.dimensions(), found))
-            });
-        match result {
-            Ok((size, found)) => {
-                let image_id = project.list_image(&file_name, size)?;
-                for ((phrase, &category), instances) in phrases.iter().zip(&categories).zip(found) {
-                    found_total += instances.len();
-                    replace_instances(&mut project, image_id, category, phrase, instances)?;
-                }
-                project.apply(Edit::SetImageExtra {
-                    id: image_id,
-                    key: AUTO_KEY.into(),
-                    value: Some(Value::from(mode.as_str())),
-                })?;
-                labelled += 1;
+                    Ok(model.find(&features, &query, args.threshold)?.0)
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+        },
+        |project, image_id, found| {
+            let mut count = 0;
+            for ((phrase, &category), instances) in phrases.iter().zip(&categories).zip(found) {
+                count += instances.len();
+                replace_instances(project, image_id, category, phrase, instances)?;
             }
-            Err(err) => {
-                failed += 1;
-                bar.suspend(|| eprintln!("warning: {}: {err:#}", path.display()));
-            }
-        }
-        if last_save.elapsed() >= SAVE_EVERY {
-            project.save()?;
-            last_save = Instant::now();
-        }
-        bar.inc(1);
-    }
-    project.save()?;
-    bar.finish_and_clear();
+            Ok(count)
+        },
+    )?;
     println!(
-        "{} images (shard {k}/{n}): {labelled} labelled with {found_total} instances of {}, \
-         {skipped} already done (--redo labels them again), {failed} failed; written to {}",
+        "{} images (shard {k}/{n}): {} labelled with {} instances of {}, {} already done (--redo \
+         labels them again), {} failed; written to {}",
         mine.len(),
+        tally.labelled,
+        tally.found,
         phrases.join(", "),
+        tally.skipped,
+        tally.failed,
         args.coco.display()
     );
     Ok(())

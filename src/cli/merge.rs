@@ -9,7 +9,6 @@ use anyhow::Context as _;
 use clap::Args;
 use samlabel::annotate::coco;
 use samlabel::annotate::dataset::Edit;
-use samlabel::project::Project;
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -29,10 +28,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 pub fn run(args: MergeArgs) -> anyhow::Result<()> {
-    let (mut project, warnings) = Project::open_for_writing(&args.out)?;
-    for warning in warnings {
-        eprintln!("warning: {warning}");
-    }
+    let mut project = super::open_for_writing(&args.out)?;
     let (mut images_seen, mut annotations) = (0, 0);
     for input in &args.inputs {
         if same_file(input, &args.out) {

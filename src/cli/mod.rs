@@ -173,6 +173,15 @@ impl ModelArgs {
     }
 }
 
+/// Opens a dataset for writing (locked until dropped), printing what was repaired or kept aside.
+pub fn open_for_writing(path: &std::path::Path) -> anyhow::Result<samlabel::project::Project> {
+    let (project, warnings) = samlabel::project::Project::open_for_writing(path)?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(project)
+}
+
 /// Parses `X,Y` into a point.
 fn parse_point(s: &str) -> Result<[f32; 2], String> {
     let v = parse_numbers(s, 2)?;

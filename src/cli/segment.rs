@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 use samlabel::imageio;
-use samlabel::project::Project;
 use samlabel::sam::cache::{EmbeddingCache, encode_cached};
 use samlabel::sam::concept::{ConceptQuery, ExampleBox};
 use samlabel::sam::hub;
@@ -89,13 +88,7 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
     // Open the dataset before the slow part too, so a broken or busy file is reported at once. The
     // project holds its lock until the edit is saved: two writers would lose one another's annotations.
     let mut project = match args.coco.as_deref() {
-        Some(path) => {
-            let (project, warnings) = Project::open_for_writing(path)?;
-            for warning in warnings {
-                eprintln!("warning: {warning}");
-            }
-            Some(project)
-        }
+        Some(path) => Some(super::open_for_writing(path)?),
         None => None,
     };
 
@@ -169,13 +162,7 @@ fn find(args: SegmentArgs) -> anyhow::Result<()> {
     }
     let image = load_image(&args)?;
     let mut project = match args.coco.as_deref() {
-        Some(path) => {
-            let (project, warnings) = Project::open_for_writing(path)?;
-            for warning in warnings {
-                eprintln!("warning: {warning}");
-            }
-            Some(project)
-        }
+        Some(path) => Some(super::open_for_writing(path)?),
         None => None,
     };
     if let Some(dir) = &args.output_dir {

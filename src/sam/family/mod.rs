@@ -232,6 +232,25 @@ fn need(
         })
 }
 
+/// The name and shape of `session`'s only input (`what` it should be, for the error).
+fn only_input(
+    session: &Session,
+    what: &str,
+    error: &impl Fn(String) -> ModelError,
+) -> Result<(String, Vec<i64>), ModelError> {
+    match session.inputs() {
+        [input] => Ok((
+            input.name().to_owned(),
+            tensor_shape(input.dtype()).unwrap_or_default(),
+        )),
+        inputs => Err(error(format!(
+            "expected one {what} input, found {} ({})",
+            inputs.len(),
+            names(inputs.iter().map(|i| i.name()))
+        ))),
+    }
+}
+
 /// The shape of `session`'s input `name` (empty when it is not a tensor or not there).
 fn input_shape(session: &Session, name: &str) -> Vec<i64> {
     session

@@ -9,7 +9,7 @@ use ort::session::Session;
 
 use super::{
     DecoderIo, EmbeddingIo, EncoderInput, Family, Interface, Normalization, PointLayout, TokenRule,
-    chw, dims_match, fmt_shape, input_shape, mismatch, names, need, tensor_shape,
+    chw, dims_match, fmt_shape, input_shape, mismatch, names, need, only_input, tensor_shape,
 };
 use crate::sam::model::{ModelConfig, ModelError};
 
@@ -35,21 +35,13 @@ pub fn inspect(
     ];
 
     let error = mismatch(encoder_path, "SAM 2 image encoder");
-    let inputs = encoder.inputs();
-    let [input] = inputs else {
-        return Err(error(format!(
-            "expected one image input, found {} ({})",
-            inputs.len(),
-            names(inputs.iter().map(|i| i.name()))
-        )));
-    };
-    let shape = tensor_shape(input.dtype()).unwrap_or_default();
+    let (input_name, shape) = only_input(encoder, "image", &error)?;
     let side = s as i64;
     if !dims_match(&shape, &[1, 3, side, side]) {
         return Err(error(format!(
             "input `{}` has shape {}, expected [1, 3, {s}, {s}] (the image stretched to {s}x{s}); \
              encoders that preprocess in the graph are not supported for SAM 2",
-            input.name(),
+            input_name,
             fmt_shape(&shape)
         )));
     }
@@ -144,9 +136,7 @@ pub fn inspect(
     };
     Ok(Interface {
         family: Family::Sam2,
-        encoder_input: EncoderInput::Stretched {
-            name: input.name().to_string(),
-        },
+        encoder_input: EncoderInput::Stretched { name: input_name },
         normalization: Normalization {
             mean: config.pixel_mean.unwrap_or(MEAN),
             std: config.pixel_std.unwrap_or(STD),

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use ort::session::Session;
 
-use super::{fmt_shape, input_shape, mismatch, names, need, tensor_shape};
+use super::{fmt_shape, input_shape, mismatch, names, need, only_input};
 use crate::sam::model::ModelError;
 
 /// The three graphs, in the order encoder, language encoder, decoder.
@@ -89,21 +89,13 @@ pub fn inspect(
     (decoder, decoder_path): (&Session, &Path),
 ) -> Result<ConceptIo, ModelError> {
     let error = mismatch(encoder_path, "SAM 3 image encoder");
-    let inputs = encoder.inputs();
-    let [input] = inputs else {
-        return Err(error(format!(
-            "expected one image input, found {} ({})",
-            inputs.len(),
-            names(inputs.iter().map(|i| i.name()))
-        )));
-    };
-    let shape = tensor_shape(input.dtype()).unwrap_or_default();
+    let (image_input, shape) = only_input(encoder, "image", &error)?;
     let input_size = match shape[..] {
         [3, h, w] if h == w && h > 0 => h as u32,
         _ => {
             return Err(error(format!(
-                "input `{}` has shape {}, expected [3, S, S] (uint8 RGB, e.g. [3, 1008, 1008])",
-                input.name(),
+                "input `{image_input}` has shape {}, expected [3, S, S] (uint8 RGB, e.g. [3, 1008, \
+                 1008])",
                 fmt_shape(&shape)
             )));
         }
@@ -111,22 +103,13 @@ pub fn inspect(
     let encoder_outputs: Vec<&str> = encoder.outputs().iter().map(|o| o.name()).collect();
 
     let error = mismatch(language_path, "SAM 3 language encoder");
-    let inputs = language.inputs();
-    let [tokens] = inputs else {
-        return Err(error(format!(
-            "expected one `tokens` input, found {} ({})",
-            inputs.len(),
-            names(inputs.iter().map(|i| i.name()))
-        )));
-    };
-    let shape = tensor_shape(tokens.dtype()).unwrap_or_default();
+    let (tokens_input, shape) = only_input(language, "`tokens`", &error)?;
     let context = match shape[..] {
         [1, c] if c > 0 => c as usize,
         [1, _] => crate::sam::tokenizer::CONTEXT,
         _ => {
             return Err(error(format!(
-                "input `{}` has shape {}, expected [1, 32]",
-                tokens.name(),
+                "input `{tokens_input}` has shape {}, expected [1, 32]",
                 fmt_shape(&shape)
             )));
         }
@@ -197,9 +180,9 @@ pub fn inspect(
         )));
     }
     Ok(ConceptIo {
-        image_input: encoder.inputs()[0].name().to_owned(),
+        image_input,
         input_size,
-        tokens_input: language.inputs()[0].name().to_owned(),
+        tokens_input,
         context,
         language: language_io,
         image_inputs,
