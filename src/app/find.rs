@@ -13,6 +13,9 @@ use super::status::MessageLevel;
 use super::worker::{FindJob, Request};
 use crate::sam::concept::{DEFAULT_THRESHOLD, ExampleBox, split_phrases};
 
+/// How the panel names what example boxes alone found (accepted under the selected category).
+const LIKE_EXAMPLES: &str = "like the examples";
+
 /// The Find panel's own state: what is typed and the threshold.
 pub struct FindPanel {
     pub open: bool,
@@ -36,7 +39,7 @@ impl Default for FindPanel {
 /// What the Find panel shows.
 pub struct FindView<'a> {
     pub running: bool,
-    pub phrases: &'a [String],
+    pub phrases: &'a [Option<String>],
     pub listed: Vec<Listed>,
     pub examples: &'a [ExampleBox],
     /// The SAM 3 model in use, once one answered.
@@ -119,7 +122,14 @@ impl FindPanel {
                 }
                 ui.separator();
                 let selected = view.listed.iter().filter(|l| l.selected).count();
-                for (group, phrase) in view.phrases.iter().enumerate() {
+                let name = |group: usize| {
+                    view.phrases
+                        .get(group)
+                        .and_then(Option::as_deref)
+                        .unwrap_or(LIKE_EXAMPLES)
+                };
+                for group in 0..view.phrases.len() {
+                    let phrase = name(group);
                     let count = view.listed.iter().filter(|l| l.group == group).count();
                     ui.label(
                         RichText::new(format!("■ {phrase}: {count} found"))
@@ -130,7 +140,7 @@ impl FindPanel {
                     .max_height(180.0)
                     .show(ui, |ui| {
                         for item in &view.listed {
-                            let phrase = view.phrases.get(item.group).map_or("", String::as_str);
+                            let phrase = name(item.group);
                             let mut checked = item.selected;
                             let text = RichText::new(format!("{phrase}  {:.2}", item.score))
                                 .color(phrase_color(item.group));
@@ -183,10 +193,13 @@ impl SamApp {
         }
         self.panels.find.open = true;
         let shown = if phrases.is_empty() {
-            vec!["example".to_owned()]
+            vec![None]
         } else {
-            phrases.clone()
+            phrases.iter().cloned().map(Some).collect()
         };
+        if self.proposals.running.is_some() && !self.proposals.is_find() {
+            self.worker.send(Request::CancelEverything);
+        }
         self.proposals.start_find(&path, shown);
         self.worker.send(Request::Find(FindJob {
             path,

@@ -93,7 +93,10 @@ impl SamApp {
                     let accepted: Vec<&Mask> = accepted.iter().collect();
                     let summary: Vec<String> = found
                         .iter()
-                        .map(|f| format!("{} {}", f.instances.len(), f.phrase))
+                        .map(|f| {
+                            let what = f.phrase.as_deref().unwrap_or("like the examples");
+                            format!("{} {what}", f.instances.len())
+                        })
                         .collect();
                     if self.proposals.found(&path, found, &accepted) {
                         let counts = self.proposals.counts();

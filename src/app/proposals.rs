@@ -105,8 +105,9 @@ pub struct Proposals {
     answered: bool,
     /// Show the proposals an accepted annotation already covers.
     pub show_covered: bool,
-    /// Find's phrases, in the order searched; empty for segment everything.
-    pub phrases: Vec<String>,
+    /// Find's phrases, in the order searched (`None`: the example boxes alone); empty for segment
+    /// everything.
+    pub phrases: Vec<Option<String>>,
     /// The settings the next run uses (the panel edits them).
     pub options: EverythingOptions,
     revision: u64,
@@ -179,7 +180,8 @@ impl Proposals {
     /// The run's answer; `accepted` are the masks already accepted on the image (for hiding the
     /// proposals they cover). False if it is for another image.
     pub fn arrived(&mut self, path: &Path, proposals: Vec<Proposal>, accepted: &[&Mask]) -> bool {
-        if self.path.as_deref() != Some(path) {
+        // A Find started since replaced this run.
+        if self.path.as_deref() != Some(path) || self.is_find() {
             return false;
         }
         self.running = None;
@@ -194,7 +196,7 @@ impl Proposals {
     }
 
     /// A Find starts on `path`: what was shown before goes.
-    pub fn start_find(&mut self, path: &Path, phrases: Vec<String>) {
+    pub fn start_find(&mut self, path: &Path, phrases: Vec<Option<String>>) {
         self.start(path);
         self.phrases = phrases;
     }
@@ -202,7 +204,8 @@ impl Proposals {
     /// Find's answer: each phrase's instances, best first; `accepted` as in [`Self::arrived`].
     /// False if it is for another image.
     pub fn found(&mut self, path: &Path, found: Vec<FoundPhrase>, accepted: &[&Mask]) -> bool {
-        if self.path.as_deref() != Some(path) {
+        // A segment-everything run started since replaced this Find.
+        if self.path.as_deref() != Some(path) || !self.is_find() {
             return false;
         }
         self.running = None;
@@ -294,7 +297,7 @@ impl Proposals {
         taken.sort_by(|a, b| b.score.total_cmp(&a.score));
         taken
             .into_iter()
-            .map(|i| (i.mask, self.phrases.get(i.group).cloned()))
+            .map(|i| (i.mask, self.phrases.get(i.group).cloned().flatten()))
             .collect()
     }
 

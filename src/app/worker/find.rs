@@ -116,29 +116,27 @@ impl Finder {
         else {
             return failed("the SAM 3 model is gone".into());
         };
-        let queries: Vec<(String, ConceptQuery)> = if job.phrases.is_empty() {
-            let query = ConceptQuery {
-                text: None,
-                boxes: job.boxes.clone(),
-            };
-            vec![("example".to_owned(), query)]
+        // Each phrase on its own (with the examples), or the examples alone.
+        let texts: Vec<Option<String>> = if job.phrases.is_empty() {
+            vec![None]
         } else {
-            job.phrases
-                .iter()
-                .map(|phrase| {
-                    let query = ConceptQuery {
-                        text: Some(phrase.clone()),
-                        boxes: job.boxes.clone(),
-                    };
-                    (phrase.clone(), query)
-                })
-                .collect()
+            job.phrases.iter().cloned().map(Some).collect()
         };
         let mut found = Vec::new();
-        for (phrase, query) in queries {
+        for text in texts {
+            let query = ConceptQuery {
+                text: text.clone(),
+                boxes: job.boxes.clone(),
+            };
             match model.find(features, &query, job.threshold) {
-                Ok((instances, _)) => found.push(FoundPhrase { phrase, instances }),
-                Err(err) => return failed(format!("finding `{phrase}` failed: {err}")),
+                Ok((instances, _)) => found.push(FoundPhrase {
+                    phrase: text,
+                    instances,
+                }),
+                Err(err) => {
+                    let what = text.map_or_else(|| "the examples".to_owned(), |t| format!("`{t}`"));
+                    return failed(format!("finding {what} failed: {err}"));
+                }
             }
         }
         notify.send(Response::Found {

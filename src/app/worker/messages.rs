@@ -61,7 +61,8 @@ pub struct FindJob {
 /// What one phrase found.
 #[derive(Debug)]
 pub struct FoundPhrase {
-    pub phrase: String,
+    /// `None` for a query of example boxes alone.
+    pub phrase: Option<String>,
     /// Best first.
     pub instances: Vec<Instance>,
 }
