@@ -354,11 +354,7 @@ fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background
     };
     let mut disk = disk_for(model.as_ref());
     let mut cache = MemoryCache::new(options.memory_budget);
-    let mut finder = Finder::new(
-        options.find_model.clone(),
-        options.session,
-        options.memory_budget,
-    );
+    let mut finder = Finder::new(options.find_model.clone(), options.session);
     let mut failed: Vec<PathBuf> = Vec::new();
     let mut pending = Pending::default();
     // Prefetching waits until the user pauses.
@@ -391,7 +387,7 @@ fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background
                     announce(&new, &notify);
                     disk = disk_for(Some(&new));
                     model = Some(new);
-                    cache.entries.clear();
+                    cache.clear_kind(false);
                     failed.clear();
                     pending.prefetch.clear();
                     pending.decode = None;
@@ -474,12 +470,14 @@ fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background
 
         // 2c. Find (SAM 3), with its own model.
         if let Some(dir) = pending.find_model.take() {
-            finder.use_dir(dir, &notify);
+            if finder.use_dir(dir, &notify) {
+                cache.clear_kind(true);
+            }
             continue;
         }
         if let Some(job) = pending.find.take() {
             quiet_from = Instant::now() + PREFETCH_QUIET;
-            finder.find(job, &notify);
+            finder.find(job, &mut cache, &notify);
             continue;
         }
 

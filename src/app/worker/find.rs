@@ -1,15 +1,13 @@
-//! Find (SAM 3) on the model thread: the SAM 3 model, loaded on first use, and the features of the
-//! images it searched most recently.
+//! Find (SAM 3) on the model thread: the SAM 3 model, loaded on first use. The images' features are
+//! kept in the thread's memory cache, under the same budget as the embeddings.
 
-use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use image::RgbImage;
-
 use super::Notifier;
+use super::memory::MemoryCache;
 use super::messages::{FindJob, FoundPhrase, Response};
-use crate::sam::concept::{self, ConceptFeatures, ConceptModel, ConceptQuery};
+use crate::sam::concept::{self, ConceptModel, ConceptQuery};
 use crate::sam::{SessionOptions, hub};
 
 /// The SAM 3 side of the model thread.
@@ -18,20 +16,14 @@ pub(super) struct Finder {
     dir: Option<PathBuf>,
     session: SessionOptions,
     model: Option<ConceptModel>,
-    /// Image features, most recent first, within `budget` bytes (the newest is always kept: a
-    /// real SAM 3's are about 110 MB an image).
-    features: VecDeque<(PathBuf, ConceptFeatures)>,
-    budget: usize,
 }
 
 impl Finder {
-    pub(super) fn new(dir: Option<PathBuf>, session: SessionOptions, budget: usize) -> Self {
+    pub(super) fn new(dir: Option<PathBuf>, session: SessionOptions) -> Self {
         Self {
             dir,
             session,
             model: None,
-            features: VecDeque::new(),
-            budget,
         }
     }
 
@@ -41,8 +33,9 @@ impl Finder {
             .unwrap_or_else(|| hub::model_dir(hub::SAM3))
     }
 
-    /// Uses the SAM 3 model in `dir` from now on (loaded at once, so that a bad folder is said now).
-    pub(super) fn use_dir(&mut self, dir: PathBuf, notify: &Notifier) {
+    /// Uses the SAM 3 model in `dir` from now on (loaded at once, so that a bad folder is said now);
+    /// true when it did, and the features made with the old one are then of no use.
+    pub(super) fn use_dir(&mut self, dir: PathBuf, notify: &Notifier) -> bool {
         match ConceptModel::load(&dir, self.session) {
             Ok(model) => {
                 notify.send(Response::FindModelReady {
@@ -51,12 +44,15 @@ impl Finder {
                 });
                 self.model = Some(model);
                 self.dir = Some(dir);
-                self.features.clear();
+                true
             }
-            Err(err) => notify.send(Response::FindModelFailed(format!(
-                "cannot use the SAM 3 model in {}: {err}",
-                dir.display()
-            ))),
+            Err(err) => {
+                notify.send(Response::FindModelFailed(format!(
+                    "cannot use the SAM 3 model in {}: {err}",
+                    dir.display()
+                )));
+                false
+            }
         }
     }
 
@@ -78,27 +74,9 @@ impl Finder {
         Ok(self.model.as_mut().expect("loaded above"))
     }
 
-    /// Puts `path`'s features first in the list, encoding the image if they are not there.
-    fn features(&mut self, path: &Path, image: &RgbImage) -> Result<(), String> {
-        if let Some(at) = self.features.iter().position(|(p, _)| p == path) {
-            let entry = self.features.remove(at).expect("found");
-            self.features.push_front(entry);
-        } else {
-            let model = self.model()?;
-            let features = model.encode(image).map_err(|e| e.to_string())?;
-            let size = features.bytes();
-            while !self.features.is_empty()
-                && self.features.iter().map(|(_, f)| f.bytes()).sum::<usize>() + size > self.budget
-            {
-                self.features.pop_back();
-            }
-            self.features.push_front((path.to_path_buf(), features));
-        }
-        Ok(())
-    }
-
-    /// Runs one Find: every phrase (or the example boxes alone) on the image.
-    pub(super) fn find(&mut self, job: FindJob, notify: &Notifier) {
+    /// Runs one Find: every phrase (or the example boxes alone) on the image, whose features come
+    /// from `cache` or the image encoder (and then stay in `cache`).
+    pub(super) fn find(&mut self, job: FindJob, cache: &mut MemoryCache, notify: &Notifier) {
         let start = Instant::now();
         let failed = |message: String| {
             notify.send(Response::FindFailed {
@@ -106,15 +84,18 @@ impl Finder {
                 message,
             })
         };
-        if let Err(message) = self.model().map(|_| ()) {
-            return failed(message);
+        let model = match self.model() {
+            Ok(model) => model,
+            Err(message) => return failed(message),
+        };
+        if !cache.touch_kind(&job.path, true) {
+            match model.encode(&job.image) {
+                Ok(features) => cache.insert_concept(job.path.clone(), features),
+                Err(err) => return failed(err.to_string()),
+            }
         }
-        if let Err(message) = self.features(&job.path, &job.image) {
-            return failed(message);
-        }
-        let (Some(model), Some((_, features))) = (self.model.as_mut(), self.features.front())
-        else {
-            return failed("the SAM 3 model is gone".into());
+        let Some(features) = cache.get_concept(&job.path) else {
+            return failed("the image's features are gone".into());
         };
         // Each phrase on its own (with the examples), or the examples alone.
         let texts: Vec<Option<String>> = if job.phrases.is_empty() {
