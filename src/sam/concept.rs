@@ -163,9 +163,12 @@ impl ConceptModel {
         let threads = options.encoder_threads.unwrap_or(cores);
         let mut notices = Vec::new();
         let [encoder_path, language_path, decoder_path] = sam3::FILES.map(|f| dir.join(f));
+        // SAM 3's graphs are large: without ONNX Runtime's arena and memory pattern the three
+        // sessions peak at 7.1 GB instead of 11.9 GB on a 4000x2667 photo, for 8% more encode time.
         let pool = Pool {
             threads,
             spin: false,
+            lean: true,
         };
         let (encoder, provider) =
             open_session(runtime, &encoder_path, options.device, pool, &mut notices)?;
@@ -173,7 +176,7 @@ impl ConceptModel {
         let (language, _) = open_session(runtime, &language_path, device, pool, &mut notices)?;
         let decoder_pool = Pool {
             threads: options.decoder_threads.unwrap_or(threads),
-            spin: false,
+            ..pool
         };
         let (decoder, _) =
             open_session(runtime, &decoder_path, device, decoder_pool, &mut notices)?;

@@ -204,6 +204,7 @@ impl SamModel {
         let encoder_pool = Pool {
             threads: encoder_threads,
             spin: false,
+            lean: false,
         };
         let (encoder, provider) = open_session(
             runtime,
@@ -218,6 +219,7 @@ impl SamModel {
         let decoder_pool = Pool {
             threads: decoder_threads,
             spin: true,
+            lean: false,
         };
         let (decoder, _) =
             open_session(runtime, &decoder_path, device, decoder_pool, &mut notices)?;
@@ -253,6 +255,10 @@ pub(crate) struct Pool {
     pub threads: usize,
     /// Whether idle threads spin (ONNX Runtime's default) or sleep.
     pub spin: bool,
+    /// Allocate each run's buffers afresh instead of keeping ONNX Runtime's arena and planned
+    /// memory pattern: for graphs whose peak is large (SAM 3's image encoder: 12 GB with them,
+    /// 7 GB without, for 8% more time).
+    pub lean: bool,
 }
 
 fn builder(runtime: &Runtime, pool: Pool) -> Result<SessionBuilder, String> {
@@ -266,6 +272,20 @@ fn builder(runtime: &Runtime, pool: Pool) -> Result<SessionBuilder, String> {
                 .map_err(Into::into)
         })
         .and_then(|b| b.with_intra_op_spinning(pool.spin).map_err(Into::into))
+        .and_then(|b| {
+            if pool.lean {
+                b.with_memory_pattern(false)
+                    .map_err(Into::into)
+                    .and_then(|b| {
+                        b.with_execution_providers([ort::ep::CPU::default()
+                            .with_arena_allocator(false)
+                            .build()])
+                            .map_err(Into::into)
+                    })
+            } else {
+                Ok(b)
+            }
+        })
         .map_err(|e: ort::Error| e.to_string())
 }
 
