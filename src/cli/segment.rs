@@ -29,7 +29,8 @@ pub struct SegmentArgs {
     /// With --text: keep instances scoring above this (the official default 0.5).
     #[arg(long, value_name = "F", requires = "text", default_value_t = samlabel::sam::concept::DEFAULT_THRESHOLD)]
     threshold: f32,
-    /// With --text: where to write the masks, `0.png`, `1.png`, ... best first (created if missing).
+    /// With --text: where to write the masks, `0.png`, `1.png`, ... best first (created if missing;
+    /// without it only the JSON lines are printed).
     #[arg(long, value_name = "DIR", requires = "text")]
     output_dir: Option<PathBuf>,
     /// A positive point `X,Y` on the object (repeatable).
@@ -45,7 +46,7 @@ pub struct SegmentArgs {
     #[arg(long, value_enum)]
     multimask: Option<Multimask>,
     /// Where to write the mask (8-bit PNG, 255 inside).
-    #[arg(long, short, value_name = "MASK.png", required_unless_present_any = ["coco", "output_dir"])]
+    #[arg(long, short, value_name = "MASK.png", required_unless_present_any = ["coco", "output_dir", "text"])]
     output: Option<PathBuf>,
     /// Add the mask as an annotation to this COCO dataset (created if missing).
     #[arg(long, value_name = "OUT.json")]
