@@ -19,8 +19,8 @@ use image::RgbImage;
 mod find;
 mod memory;
 mod messages;
-use find::Finder;
-use memory::MemoryCache;
+use find::FindRequest;
+use memory::{Budget, MemoryCache};
 pub use messages::{FindJob, FoundPhrase, RenderJob, RenderTarget, Request, Response};
 
 use crate::imageio;
@@ -49,6 +49,8 @@ const PREFETCH_QUIET: Duration = Duration::from_millis(1500);
 pub struct Worker {
     requests: Sender<Job>,
     opens: Sender<PathBuf>,
+    /// Find has a thread of its own: a SAM 3 encode takes seconds, and clicks must not wait for it.
+    finds: Sender<FindRequest>,
     responses: Receiver<Response>,
     repaint: Arc<Mutex<Option<egui::Context>>>,
     background: Arc<Background>,
@@ -97,8 +99,6 @@ enum Job {
     Render(RenderJob),
     UseModel(ModelSource),
     Everything(PathBuf, Arc<RgbImage>, EverythingOptions),
-    Find(FindJob),
-    UseFindModel(PathBuf),
 }
 
 struct DecodeJob {
@@ -113,6 +113,7 @@ impl Worker {
     pub fn spawn(options: WorkerOptions) -> Self {
         let (job_tx, job_rx) = mpsc::channel();
         let (open_tx, open_rx) = mpsc::channel();
+        let (find_tx, find_rx) = mpsc::channel();
         let (resp_tx, resp_rx) = mpsc::channel();
         let repaint = Arc::new(Mutex::new(None::<egui::Context>));
         let notify = Notifier {
@@ -130,11 +131,19 @@ impl Worker {
         let loader = std::thread::Builder::new()
             .name("samlabel-loader".into())
             .spawn(move || load_images(open_rx, loader_jobs, loader_notify));
+        // The embeddings and SAM 3's features share the memory budget.
+        let budget = Budget::new(options.memory_budget);
+        let find_notify = notify.clone();
+        let find_budget = budget.clone();
+        let (find_dir, session) = (options.find_model.clone(), options.session);
+        let finder = std::thread::Builder::new()
+            .name("samlabel-find".into())
+            .spawn(move || find::run(find_dir, session, find_rx, find_notify, find_budget));
         let model_background = background.clone();
         let model = std::thread::Builder::new()
             .name("samlabel-model".into())
-            .spawn(move || run(options, job_rx, notify, &model_background));
-        for spawned in [loader, model] {
+            .spawn(move || run(options, job_rx, notify, budget, &model_background));
+        for spawned in [loader, model, finder] {
             if let Err(err) = spawned {
                 tracing::error!("cannot start a worker thread: {err}");
             }
@@ -142,6 +151,7 @@ impl Worker {
         Self {
             requests: job_tx,
             opens: open_tx,
+            finds: find_tx,
             responses: resp_rx,
             repaint,
             background,
@@ -205,11 +215,10 @@ impl Worker {
                 let _ = self.requests.send(Job::Everything(path, image, options));
             }
             Request::Find(job) => {
-                self.background.cancel_unless(|p| *p == job.path);
-                let _ = self.requests.send(Job::Find(job));
+                let _ = self.finds.send(FindRequest::Find(job));
             }
             Request::UseFindModel(dir) => {
-                let _ = self.requests.send(Job::UseFindModel(dir));
+                let _ = self.finds.send(FindRequest::UseDir(dir));
             }
             Request::CancelEverything => {
                 if let Some(token) = self.background.everything.get() {
@@ -276,8 +285,6 @@ fn load_images(opens: Receiver<PathBuf>, jobs: Sender<Job>, notify: Notifier) {
 struct Pending {
     model: Option<ModelSource>,
     everything: Option<(PathBuf, Arc<RgbImage>, EverythingOptions)>,
-    find: Option<FindJob>,
-    find_model: Option<PathBuf>,
     encode: Option<(PathBuf, Arc<RgbImage>)>,
     prefetch: VecDeque<PathBuf>,
     decode: Option<DecodeJob>,
@@ -289,8 +296,6 @@ impl Pending {
         match job {
             Job::UseModel(source) => self.model = Some(source),
             Job::Everything(path, image, options) => self.everything = Some((path, image, options)),
-            Job::Find(job) => self.find = Some(job),
-            Job::UseFindModel(dir) => self.find_model = Some(dir),
             Job::Encode(path, image) => self.encode = Some((path, image)),
             Job::Prefetch(paths) => self.prefetch = paths.into(),
             Job::Decode(decode) => self.decode = Some(decode),
@@ -309,8 +314,6 @@ impl Pending {
     fn is_urgent(&self) -> bool {
         self.model.is_some()
             || self.everything.is_some()
-            || self.find.is_some()
-            || self.find_model.is_some()
             || self.encode.is_some()
             || self.decode.is_some()
             || !self.renders.is_empty()
@@ -327,7 +330,13 @@ fn announce(model: &SamModel, notify: &Notifier) {
     });
 }
 
-fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background: &Background) {
+fn run(
+    options: WorkerOptions,
+    jobs: Receiver<Job>,
+    notify: Notifier,
+    budget: Arc<Budget>,
+    background: &Background,
+) {
     match (CancelToken::new(), CancelToken::new()) {
         (Ok(prefetch), Ok(everything)) => {
             let _ = background.cancel.set(prefetch);
@@ -353,8 +362,7 @@ fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background
             .map(|(m, root)| EmbeddingCache::for_model(root, m))
     };
     let mut disk = disk_for(model.as_ref());
-    let mut cache = MemoryCache::new(options.memory_budget);
-    let mut finder = Finder::new(options.find_model.clone(), options.session);
+    let mut cache = MemoryCache::new(budget, 0);
     let mut failed: Vec<PathBuf> = Vec::new();
     let mut pending = Pending::default();
     // Prefetching waits until the user pauses.
@@ -387,7 +395,7 @@ fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background
                     announce(&new, &notify);
                     disk = disk_for(Some(&new));
                     model = Some(new);
-                    cache.clear_kind(false);
+                    cache.clear();
                     failed.clear();
                     pending.prefetch.clear();
                     pending.decode = None;
@@ -468,19 +476,6 @@ fn run(options: WorkerOptions, jobs: Receiver<Job>, notify: Notifier, background
             continue;
         }
 
-        // 2c. Find (SAM 3), with its own model.
-        if let Some(dir) = pending.find_model.take() {
-            if finder.use_dir(dir, &notify) {
-                cache.clear_kind(true);
-            }
-            continue;
-        }
-        if let Some(job) = pending.find.take() {
-            quiet_from = Instant::now() + PREFETCH_QUIET;
-            finder.find(job, &mut cache, &notify);
-            continue;
-        }
-
         // 3. Prefetch, one image at a time, once the user pauses.
         let Some(model) = model.as_mut() else {
             pending.prefetch.clear();
@@ -540,7 +535,7 @@ fn encode_into_cache(
     model: &mut SamModel,
     path: &PathBuf,
     image: &RgbImage,
-    cache: &mut MemoryCache,
+    cache: &mut MemoryCache<Embedding>,
     disk: Option<&EmbeddingCache>,
     cancel: Option<&CancelToken>,
     notify: &Notifier,
@@ -583,7 +578,7 @@ fn everything(
     model: &mut SamModel,
     (path, image): (&PathBuf, &RgbImage),
     options: &EverythingOptions,
-    (cache, disk): (&mut MemoryCache, Option<&EmbeddingCache>),
+    (cache, disk): (&mut MemoryCache<Embedding>, Option<&EmbeddingCache>),
     cancel: Option<&CancelToken>,
     notify: &Notifier,
 ) {

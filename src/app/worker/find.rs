@@ -1,17 +1,57 @@
-//! Find (SAM 3) on the model thread: the SAM 3 model, loaded on first use. The images' features are
-//! kept in the thread's memory cache, under the same budget as the embeddings.
+//! Find (SAM 3) on a thread of its own: a SAM 3 image encode takes seconds on a CPU, and the point
+//! model's clicks must not wait for it. The SAM 3 model is loaded on first use; the images' features
+//! stay in a memory cache that shares the embeddings' budget.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
 use super::Notifier;
-use super::memory::MemoryCache;
+use super::memory::{Budget, MemoryCache};
 use super::messages::{FindJob, FoundPhrase, Response};
-use crate::sam::concept::{self, ConceptModel, ConceptQuery};
+use crate::sam::concept::{self, ConceptFeatures, ConceptModel, ConceptQuery};
 use crate::sam::{SessionOptions, hub};
 
-/// The SAM 3 side of the model thread.
-pub(super) struct Finder {
+/// What the Find thread is asked.
+pub(super) enum FindRequest {
+    Find(FindJob),
+    /// Use the SAM 3 model in this folder from now on.
+    UseDir(PathBuf),
+}
+
+/// The Find thread: the newest model change first, then the newest Find (older ones are stale).
+pub(super) fn run(
+    dir: Option<PathBuf>,
+    session: SessionOptions,
+    requests: Receiver<FindRequest>,
+    notify: Notifier,
+    budget: Arc<Budget>,
+) {
+    let mut finder = Finder::new(dir, session);
+    let mut cache: MemoryCache<ConceptFeatures> = MemoryCache::new(budget, 1);
+    while let Ok(first) = requests.recv() {
+        let (mut dir, mut job) = (None, None);
+        for request in std::iter::once(first).chain(requests.try_iter()) {
+            match request {
+                FindRequest::UseDir(d) => dir = Some(d),
+                FindRequest::Find(j) => job = Some(j),
+            }
+        }
+        if let Some(dir) = dir
+            && finder.use_dir(dir, &notify)
+        {
+            cache.clear();
+        }
+        if let Some(job) = job {
+            cache.pinned = Some(job.path.clone());
+            finder.find(job, &mut cache, &notify);
+        }
+    }
+}
+
+/// The SAM 3 model and where it comes from.
+struct Finder {
     /// The folder to load from; `None`: the `sam3` folder of the model cache.
     dir: Option<PathBuf>,
     session: SessionOptions,
@@ -19,7 +59,7 @@ pub(super) struct Finder {
 }
 
 impl Finder {
-    pub(super) fn new(dir: Option<PathBuf>, session: SessionOptions) -> Self {
+    fn new(dir: Option<PathBuf>, session: SessionOptions) -> Self {
         Self {
             dir,
             session,
@@ -35,7 +75,7 @@ impl Finder {
 
     /// Uses the SAM 3 model in `dir` from now on (loaded at once, so that a bad folder is said now);
     /// true when it did, and the features made with the old one are then of no use.
-    pub(super) fn use_dir(&mut self, dir: PathBuf, notify: &Notifier) -> bool {
+    fn use_dir(&mut self, dir: PathBuf, notify: &Notifier) -> bool {
         match ConceptModel::load(&dir, self.session) {
             Ok(model) => {
                 notify.send(Response::FindModelReady {
@@ -76,7 +116,7 @@ impl Finder {
 
     /// Runs one Find: every phrase (or the example boxes alone) on the image, whose features come
     /// from `cache` or the image encoder (and then stay in `cache`).
-    pub(super) fn find(&mut self, job: FindJob, cache: &mut MemoryCache, notify: &Notifier) {
+    fn find(&mut self, job: FindJob, cache: &mut MemoryCache<ConceptFeatures>, notify: &Notifier) {
         let start = Instant::now();
         let failed = |message: String| {
             notify.send(Response::FindFailed {
@@ -88,13 +128,13 @@ impl Finder {
             Ok(model) => model,
             Err(message) => return failed(message),
         };
-        if !cache.touch_kind(&job.path, true) {
+        if !cache.touch(&job.path) {
             match model.encode(&job.image) {
-                Ok(features) => cache.insert_concept(job.path.clone(), features),
+                Ok(features) => cache.insert(job.path.clone(), features),
                 Err(err) => return failed(err.to_string()),
             }
         }
-        let Some(features) = cache.get_concept(&job.path) else {
+        let Some(features) = cache.get(&job.path) else {
             return failed("the image's features are gone".into());
         };
         // Each phrase on its own (with the examples), or the examples alone.

@@ -1,72 +1,76 @@
-//! What the model thread keeps in memory, within one budget: the embeddings of the point model and
-//! SAM 3's image features (Find).
+//! What the worker threads keep in memory: the point model's embeddings (model thread) and SAM 3's
+//! image features (Find thread), each in a cache of its own, the two within one budget.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::sam::Embedding;
 use crate::sam::concept::ConceptFeatures;
 
-/// One image's encoding by one of the two models.
-pub(super) enum Entry {
-    Embedding(Embedding),
-    Concept(ConceptFeatures),
+/// Something a cache holds, with its size.
+pub(super) trait Footprint {
+    fn bytes(&self) -> usize;
 }
 
-impl Entry {
+impl Footprint for Embedding {
     fn bytes(&self) -> usize {
-        match self {
-            Entry::Embedding(e) => e.bytes(),
-            Entry::Concept(f) => f.bytes(),
-        }
-    }
-
-    fn is_concept(&self) -> bool {
-        matches!(self, Entry::Concept(_))
+        Embedding::bytes(self)
     }
 }
 
-/// Encodings in memory, least recently used first, within a budget in bytes.
-pub(super) struct MemoryCache {
-    entries: VecDeque<(PathBuf, Entry)>,
-    budget: usize,
+impl Footprint for ConceptFeatures {
+    fn bytes(&self) -> usize {
+        ConceptFeatures::bytes(self)
+    }
+}
+
+/// The memory budget the caches share: each publishes what it holds, and keeps what it adds within
+/// what the others leave.
+#[derive(Debug)]
+pub(super) struct Budget {
+    limit: usize,
+    used: [AtomicUsize; 2],
+}
+
+impl Budget {
+    pub(super) fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            used: [AtomicUsize::new(0), AtomicUsize::new(0)],
+        })
+    }
+}
+
+/// Entries in memory, least recently used first, within the share of a [`Budget`].
+pub(super) struct MemoryCache<E> {
+    pub(super) entries: VecDeque<(PathBuf, E)>,
+    budget: Arc<Budget>,
+    /// Which of the budget's users this cache is.
+    slot: usize,
     /// The image the user has open: never evicted, whatever prefetching brings in.
     pub(super) pinned: Option<PathBuf>,
 }
 
-impl MemoryCache {
-    pub(super) fn new(budget: usize) -> Self {
+impl<E: Footprint> MemoryCache<E> {
+    /// A cache that is user `slot` (0 or 1) of `budget`.
+    pub(super) fn new(budget: Arc<Budget>, slot: usize) -> Self {
         Self {
             entries: VecDeque::new(),
             budget,
+            slot: slot.min(1),
             pinned: None,
         }
     }
 
-    fn position(&self, path: &PathBuf, concept: bool) -> Option<usize> {
-        self.entries
-            .iter()
-            .position(|(p, e)| p == path && e.is_concept() == concept)
+    pub(super) fn get(&self, path: &PathBuf) -> Option<&E> {
+        self.entries.iter().find(|(p, _)| p == path).map(|(_, e)| e)
     }
 
-    pub(super) fn get(&self, path: &PathBuf) -> Option<&Embedding> {
-        match &self.entries.get(self.position(path, false)?)?.1 {
-            Entry::Embedding(e) => Some(e),
-            Entry::Concept(_) => None,
-        }
-    }
-
-    pub(super) fn get_concept(&self, path: &PathBuf) -> Option<&ConceptFeatures> {
-        match &self.entries.get(self.position(path, true)?)?.1 {
-            Entry::Concept(f) => Some(f),
-            Entry::Embedding(_) => None,
-        }
-    }
-
-    /// Marks `path`'s embedding (or with `concept`, its SAM 3 features) as just used; false if it is
-    /// not cached.
-    pub(super) fn touch_kind(&mut self, path: &PathBuf, concept: bool) -> bool {
-        match self.position(path, concept) {
+    /// Marks `path` as just used; false if it is not cached.
+    pub(super) fn touch(&mut self, path: &PathBuf) -> bool {
+        match self.entries.iter().position(|(p, _)| p == path) {
             Some(pos) => {
                 if let Some(entry) = self.entries.remove(pos) {
                     self.entries.push_back(entry);
@@ -77,35 +81,28 @@ impl MemoryCache {
         }
     }
 
-    pub(super) fn touch(&mut self, path: &PathBuf) -> bool {
-        self.touch_kind(path, false)
-    }
-
-    /// Forgets every embedding (another point model) or, with `concept`, every SAM 3 feature.
-    pub(super) fn clear_kind(&mut self, concept: bool) {
-        self.entries.retain(|(_, e)| e.is_concept() != concept);
-    }
-
     fn bytes(&self) -> usize {
         self.entries.iter().map(|(_, e)| e.bytes()).sum()
     }
 
-    pub(super) fn insert(&mut self, path: PathBuf, embedding: Embedding) {
-        self.insert_entry(path, Entry::Embedding(embedding));
+    fn publish(&self) {
+        self.budget.used[self.slot].store(self.bytes(), Ordering::Relaxed);
     }
 
-    pub(super) fn insert_concept(&mut self, path: PathBuf, features: ConceptFeatures) {
-        self.insert_entry(path, Entry::Concept(features));
+    pub(super) fn clear(&mut self) {
+        self.entries.clear();
+        self.publish();
     }
 
-    /// Adds an entry, evicting the least recently used ones to stay within the budget; the newest
-    /// one and the pinned image's stay even when they alone are over it.
-    fn insert_entry(&mut self, path: PathBuf, entry: Entry) {
-        if let Some(old) = self.position(&path, entry.is_concept()) {
-            self.entries.remove(old);
-        }
+    /// Adds an entry, evicting this cache's least recently used ones to stay within what the other
+    /// cache leaves of the budget; the newest one and the pinned one stay even when they alone are
+    /// over it.
+    pub(super) fn insert(&mut self, path: PathBuf, entry: E) {
+        self.entries.retain(|(p, _)| *p != path);
         let size = entry.bytes();
-        while self.bytes() + size > self.budget {
+        let others = self.budget.used[1 - self.slot].load(Ordering::Relaxed);
+        let room = self.budget.limit.saturating_sub(others);
+        while self.bytes() + size > room {
             let Some(oldest) = self
                 .entries
                 .iter()
@@ -116,6 +113,7 @@ impl MemoryCache {
             self.entries.remove(oldest);
         }
         self.entries.push_back((path, entry));
+        self.publish();
     }
 }
 
@@ -137,7 +135,7 @@ mod tests {
     #[test]
     fn memory_cache_keeps_to_its_budget_and_evicts_least_recently_used() {
         // Room for two embeddings of 400 bytes.
-        let mut cache = MemoryCache::new(800);
+        let mut cache = MemoryCache::new(Budget::new(800), 0);
         let (a, b, c) = (PathBuf::from("a"), PathBuf::from("b"), PathBuf::from("c"));
         cache.insert(a.clone(), embedding(100));
         cache.insert(b.clone(), embedding(100));
@@ -162,7 +160,7 @@ mod tests {
     }
 
     #[test]
-    fn sam3_features_share_the_budget_and_are_cleared_on_their_own() {
+    fn two_caches_share_one_budget() {
         let features = |floats: usize| ConceptFeatures {
             tensors: vec![crate::sam::encoder::Tensor {
                 shape: [floats, 1, 1],
@@ -171,15 +169,19 @@ mod tests {
             width: 10,
             height: 10,
         };
-        let mut cache = MemoryCache::new(800);
-        let (a, b) = (PathBuf::from("a"), PathBuf::from("b"));
-        cache.insert(a.clone(), embedding(100));
-        cache.insert_concept(a.clone(), features(100));
-        assert!(cache.get(&a).is_some() && cache.get_concept(&a).is_some());
-        // SAM 3 features of another image push out the least recently used entry, of either kind.
-        cache.insert_concept(b.clone(), features(100));
-        assert!(cache.get(&a).is_none() && cache.get_concept(&b).is_some());
-        cache.clear_kind(true);
-        assert!(cache.get_concept(&a).is_none() && cache.get_concept(&b).is_none());
+        let budget = Budget::new(1200);
+        let mut embeddings = MemoryCache::new(budget.clone(), 0);
+        let mut find = MemoryCache::new(budget, 1);
+        let (a, b, c) = (PathBuf::from("a"), PathBuf::from("b"), PathBuf::from("c"));
+        embeddings.insert(a.clone(), embedding(100));
+        embeddings.insert(b.clone(), embedding(100));
+        // 800 bytes of embeddings leave room for one 400-byte SAM 3 entry.
+        find.insert(a.clone(), features(100));
+        find.insert(b.clone(), features(100));
+        assert!(find.get(&a).is_none() && find.get(&b).is_some());
+        // Once the embeddings shrink, both fit.
+        embeddings.clear();
+        find.insert(c.clone(), features(100));
+        assert!(find.get(&b).is_some() && find.get(&c).is_some());
     }
 }
