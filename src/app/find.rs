@@ -39,6 +39,7 @@ impl Default for FindPanel {
 /// What the Find panel shows.
 pub struct FindView<'a> {
     pub running: bool,
+    pub stage: Option<&'a str>,
     pub phrases: &'a [Option<String>],
     pub listed: Vec<Listed>,
     pub examples: &'a [ExampleBox],
@@ -46,9 +47,11 @@ pub struct FindView<'a> {
     pub model: Option<&'a str>,
 }
 
-/// Example boxes of the image on screen, and the SAM 3 model's name.
+/// Example boxes of the image on screen, the SAM 3 model's name, and what a running Find does.
 #[derive(Default)]
 pub struct FindState {
+    /// Said while a Find runs ("encoding the image"); `None`: deciding.
+    pub stage: Option<&'static str>,
     pub examples: Vec<ExampleBox>,
     /// The image the examples were drawn on.
     pub path: Option<PathBuf>,
@@ -113,7 +116,7 @@ impl FindPanel {
                 if view.running {
                     ui.horizontal(|ui| {
                         ui.spinner();
-                        ui.label("finding...");
+                        ui.label(format!("{}...", view.stage.unwrap_or("finding")));
                     });
                     return;
                 }
@@ -201,6 +204,7 @@ impl SamApp {
             self.worker.send(Request::CancelEverything);
         }
         self.proposals.start_find(&path, shown);
+        self.find.stage = None;
         self.worker.send(Request::Find(FindJob {
             path,
             image,
@@ -257,6 +261,7 @@ impl SamApp {
         let is_find = self.proposals.is_find();
         let view = FindView {
             running: is_find && self.proposals.running.is_some(),
+            stage: self.find.stage,
             phrases: if is_find {
                 &self.proposals.phrases
             } else {

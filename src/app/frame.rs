@@ -123,6 +123,11 @@ impl SamApp {
                     }
                     self.notify(MessageLevel::Error, format!("Find failed: {message}"));
                 }
+                Response::FindProgress { path, stage } => {
+                    if self.proposals.path() == Some(path.as_path()) {
+                        self.find.stage = Some(stage);
+                    }
+                }
                 Response::FindModelReady { name, dir } => {
                     self.notify(
                         MessageLevel::Info,

@@ -96,7 +96,12 @@ impl Finder {
         }
     }
 
-    fn model(&mut self) -> Result<&mut ConceptModel, String> {
+    /// The model, loaded now if it is not yet (`loading` is called first; the window learns its name).
+    fn model(
+        &mut self,
+        loading: impl FnOnce(),
+        notify: &Notifier,
+    ) -> Result<&mut ConceptModel, String> {
         if self.model.is_none() {
             let dir = self.dir();
             if !concept::is_concept_dir(&dir) {
@@ -107,8 +112,13 @@ impl Finder {
                     dir.display()
                 ));
             }
+            loading();
             let model = ConceptModel::load(&dir, self.session)
                 .map_err(|e| format!("cannot use the SAM 3 model in {}: {e}", dir.display()))?;
+            notify.send(Response::FindModelReady {
+                name: model.name.clone(),
+                dir,
+            });
             self.model = Some(model);
         }
         Ok(self.model.as_mut().expect("loaded above"))
@@ -124,11 +134,18 @@ impl Finder {
                 message,
             })
         };
-        let model = match self.model() {
+        let progress = |stage: &'static str| {
+            notify.send(Response::FindProgress {
+                path: job.path.clone(),
+                stage,
+            })
+        };
+        let model = match self.model(|| progress("loading the SAM 3 model"), notify) {
             Ok(model) => model,
             Err(message) => return failed(message),
         };
         if !cache.touch(&job.path) {
+            progress("encoding the image");
             match model.encode(&job.image) {
                 Ok(features) => cache.insert(job.path.clone(), features),
                 Err(err) => return failed(err.to_string()),

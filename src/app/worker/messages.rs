@@ -186,6 +186,11 @@ pub enum Response {
         path: PathBuf,
         message: String,
     },
+    /// What a Find is doing while the user waits (loading the model, encoding the image).
+    FindProgress {
+        path: PathBuf,
+        stage: &'static str,
+    },
     FindModelReady {
         name: String,
         dir: PathBuf,
