@@ -42,8 +42,12 @@ pub struct ExportSummary {
     pub rle_lossy: usize,
     /// Empty masks (no polygon, no YOLO line).
     pub empty: usize,
-    /// YOLO only: holes that the format cannot express were filled.
+    /// YOLO only: masks whose holes were filled (the format cannot express them), and the pixels.
     pub holes_filled: usize,
+    pub hole_pixels: u64,
+    /// YOLO only: parts under `polygon::SPECK_PX` pixels left out, and their pixels.
+    pub specks: usize,
+    pub speck_pixels: u64,
 }
 
 impl ExportSummary {
@@ -86,8 +90,17 @@ impl std::fmt::Display for ExportSummary {
         if self.holes_filled > 0 {
             write!(
                 f,
-                "; {} masks had holes that YOLO polygons cannot hold (filled)",
-                self.holes_filled
+                "; {} masks had holes that YOLO polygons cannot hold (filled: {} px)",
+                self.holes_filled, self.hole_pixels
+            )?;
+        }
+        if self.specks > 0 {
+            write!(
+                f,
+                "; {} parts under {} px left out as specks ({} px)",
+                self.specks,
+                super::polygon::SPECK_PX,
+                self.speck_pixels
             )?;
         }
         if self.empty > 0 {
@@ -251,26 +264,22 @@ pub fn yolo_seg(
             else {
                 continue;
             };
-            let rle = rle_of(dataset, ann);
-            let outline = match polygons_from_rle(&rle) {
-                PolygonResult::Polygons(p) => join_parts(&p),
-                PolygonResult::Empty => {
-                    summary.empty += 1;
-                    continue;
-                }
-                result @ (PolygonResult::Holes | PolygonResult::Lossy(_)) => {
-                    // YOLO has no holes and no RLE: the outer outlines are the best it can hold.
-                    if result == PolygonResult::Holes {
-                        summary.holes_filled += 1;
-                    }
-                    let filled = super::polygon::outer_outlines(&rle);
-                    if filled.is_empty() {
-                        summary.empty += 1;
-                        continue;
-                    }
-                    join_parts(&filled)
-                }
+            let Some(outline) = super::polygon::yolo_outline(&rle_of(dataset, ann)) else {
+                summary.empty += 1;
+                continue;
             };
+            if outline.holes.0 > 0 {
+                summary.holes_filled += 1;
+                summary.hole_pixels += outline.holes.1;
+            }
+            summary.specks += outline.specks.0;
+            summary.speck_pixels += outline.specks.1;
+            if outline.points.is_empty() {
+                // Nothing but specks.
+                summary.empty += 1;
+                continue;
+            }
+            let outline = outline.points;
             lines.push_str(&class.to_string());
             for pair in outline.chunks_exact(2) {
                 let x = (pair[0] / f64::from(image.width)).clamp(0.0, 1.0);
@@ -303,36 +312,6 @@ pub fn yolo_seg(
     let yaml_path = out.join("data.yaml");
     std::fs::write(&yaml_path, yaml).map_err(write_error(&yaml_path))?;
     Ok(summary)
-}
-
-/// Joins several outlines into one closed path (YOLO has one polygon per object): each part is
-/// entered and left at the vertex nearest to the previous part, as common converters do.
-fn join_parts(parts: &[Vec<f64>]) -> Vec<f64> {
-    let mut out: Vec<f64> = parts.first().cloned().unwrap_or_default();
-    for part in &parts[1.min(parts.len())..] {
-        let n_out = out.len() / 2;
-        let n_part = part.len() / 2;
-        let (mut best, mut bi, mut bj) = (f64::MAX, 0, 0);
-        for i in 0..n_out {
-            for j in 0..n_part {
-                let d =
-                    (out[2 * i] - part[2 * j]).powi(2) + (out[2 * i + 1] - part[2 * j + 1]).powi(2);
-                if d < best {
-                    (best, bi, bj) = (d, i, j);
-                }
-            }
-        }
-        // out[..=bi] → part rotated to start at bj (closed) → back to out[bi] → rest of out.
-        let mut joined = Vec::with_capacity(out.len() + part.len() + 4);
-        joined.extend_from_slice(&out[..2 * (bi + 1)]);
-        for k in 0..=n_part {
-            let j = (bj + k) % n_part;
-            joined.extend_from_slice(&part[2 * j..2 * j + 2]);
-        }
-        joined.extend_from_slice(&out[2 * bi..]);
-        out = joined;
-    }
-    out
 }
 
 /// PNG masks: per image `<name>_instances.png` (16-bit, 0 background, k = the k-th annotation of the
@@ -396,19 +375,4 @@ pub fn masks(dataset: &Dataset, out: &Path) -> Result<ExportSummary, ExportError
     let doc = serde_json::json!({"images": index, "categories": categories});
     coco::write_json_atomic(&doc, &out.join("instances.json"))?;
     Ok(summary)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parts_are_joined_into_one_closed_outline() {
-        let a = vec![0.0, 0.0, 2.0, 0.0, 2.0, 2.0];
-        let b = vec![5.0, 0.0, 7.0, 0.0, 7.0, 2.0];
-        let joined = join_parts(&[a.clone(), b]);
-        // a up to its vertex nearest b, all of b (closed), then back through the rest of a.
-        assert_eq!(joined.len(), a.len() + 2 * 4 + 2);
-        assert_eq!(&joined[..2], &[0.0, 0.0]);
-    }
 }

@@ -2,6 +2,7 @@
 //! only when it reproduces the mask (pycocotools' rasterization) within 1% IoU.
 
 use imageproc::contours::{BorderType, find_contours};
+
 use imageproc::geometry::approximate_polygon_dp;
 use imageproc::point::Point;
 
@@ -27,13 +28,32 @@ pub enum PolygonResult {
     Empty,
 }
 
+/// The contours of a mask (imageproc's Suzuki-Abe tracing), with the mask framed by one pixel of
+/// background first: imageproc finds no outer border along the image's edges, so a part touching
+/// them would otherwise come back as a hole or not at all. Coordinates are the mask's.
+fn contours(mask: &Mask) -> Vec<imageproc::contours::Contour<i32>> {
+    let (w, h) = (mask.width(), mask.height());
+    let framed = image::GrayImage::from_fn(w + 2, h + 2, |x, y| {
+        let inside = x >= 1 && y >= 1 && x <= w && y <= h && mask.get(x - 1, y - 1);
+        image::Luma([if inside { 255 } else { 0 }])
+    });
+    let mut found = find_contours::<i32>(&framed);
+    for contour in &mut found {
+        for p in &mut contour.points {
+            p.x -= 1;
+            p.y -= 1;
+        }
+    }
+    found
+}
+
 /// Traces the outer contours of a mask into polygons and checks them against the mask.
 pub fn polygons_from_rle(rle: &Rle) -> PolygonResult {
     if rle.area() == 0 {
         return PolygonResult::Empty;
     }
     let mask = rle.to_mask();
-    let contours = find_contours::<i32>(&mask.to_gray());
+    let contours = contours(&mask);
     if contours.iter().any(|c| c.border_type == BorderType::Hole) {
         return PolygonResult::Holes;
     }
@@ -47,20 +67,6 @@ pub fn polygons_from_rle(rle: &Rle) -> PolygonResult {
         return PolygonResult::Lossy(iou);
     }
     PolygonResult::Polygons(polygons)
-}
-
-/// The outer outlines of a mask as polygons, ignoring holes and without the fidelity check
-/// (for formats that have no other way to say it).
-pub fn outer_outlines(rle: &Rle) -> Vec<Vec<f64>> {
-    let mask = rle.to_mask();
-    let contours = find_contours::<i32>(&mask.to_gray());
-    outer_polygons(
-        &mask,
-        contours
-            .iter()
-            .filter(|c| c.border_type == BorderType::Outer)
-            .map(|c| c.points.as_slice()),
-    )
 }
 
 /// Outer contours (pixel centres of boundary pixels) moved half a pixel outwards onto the pixel
@@ -98,6 +104,252 @@ fn outer_polygons<'a>(
         polygons.push(simplified.iter().flat_map(|p| [p.x, p.y]).collect());
     }
     polygons
+}
+
+/// Parts of a YOLO outline smaller than this many pixels are dropped as specks (and reported).
+pub const SPECK_PX: u64 = 10;
+
+/// One object as YOLO segmentation holds it: one polygon, vertices at the centres of the boundary
+/// pixels (Ultralytics rasterizes with `cv2.fillPoly` on coordinates truncated to integers, boundary
+/// included, so that is what reproduces the pixels), the parts joined as Ultralytics'
+/// `merge_multi_segment` joins them; and what the format could not hold.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct YoloOutline {
+    /// `[x1, y1, x2, y2, ...]` in pixels (not normalized).
+    pub points: Vec<f64>,
+    /// Holes filled (YOLO polygons have none): how many, and their pixels.
+    pub holes: (usize, u64),
+    /// Parts under [`SPECK_PX`] left out: how many, and their pixels.
+    pub specks: (usize, u64),
+}
+
+/// The YOLO outline of a mask; `None` for an empty one.
+pub fn yolo_outline(rle: &Rle) -> Option<YoloOutline> {
+    if rle.area() == 0 {
+        return None;
+    }
+    let mask = rle.to_mask();
+    let (filled, holes) = fill_holes(&mask);
+    let gray = filled.to_gray();
+    let labels = imageproc::region_labelling::connected_components(
+        &gray,
+        imageproc::region_labelling::Connectivity::Eight,
+        image::Luma([0u8]),
+    );
+    let mut sizes = vec![0u64; 1];
+    for label in labels.pixels() {
+        let l = label.0[0] as usize;
+        if l >= sizes.len() {
+            sizes.resize(l + 1, 0);
+        }
+        sizes[l] += 1;
+    }
+    let mut outline = YoloOutline {
+        holes,
+        ..Default::default()
+    };
+    let mut parts: Vec<Part> = Vec::new();
+    for contour in contours(&filled) {
+        if contour.border_type != BorderType::Outer {
+            continue;
+        }
+        let Some(first) = contour.points.first() else {
+            continue;
+        };
+        let size = sizes[labels.get_pixel(first.x as u32, first.y as u32).0[0] as usize];
+        if size < SPECK_PX {
+            outline.specks.0 += 1;
+            outline.specks.1 += size;
+            continue;
+        }
+        parts.push(Part {
+            points: contour
+                .points
+                .iter()
+                .map(|p| [f64::from(p.x) + 0.5, f64::from(p.y) + 0.5])
+                .collect(),
+            area: size,
+        });
+    }
+    // The rasterizer draws every link (a line one pixel wide, there and back), so the parts are
+    // chained nearest first, from the largest: short links.
+    let parts: Vec<Vec<[f64; 2]>> = nearest_first(parts).into_iter().map(|p| p.points).collect();
+    // Fewer than three vertices would read as a box line; a one- or two-pixel part repeats them.
+    let mut points = merge_parts(&parts);
+    while !points.is_empty() && points.len() < 3 {
+        points.push(points[points.len() - 1]);
+    }
+    outline.points = points.into_iter().flatten().collect();
+    Some(outline)
+}
+
+/// `mask` with every background region that does not reach the border filled (4-connected
+/// background, as the 8-connected foreground's holes are), and (how many, how many pixels).
+fn fill_holes(mask: &Mask) -> (Mask, (usize, u64)) {
+    let (w, h) = (mask.width() as usize, mask.height() as usize);
+    let data = mask.as_bytes();
+    // 0 = background not reached (yet), 1 = foreground, 2 = background reached from the border.
+    let mut state: Vec<u8> = data.iter().map(|&v| u8::from(v != 0)).collect();
+    let mut stack: Vec<usize> = (0..w)
+        .flat_map(|x| [x, (h - 1) * w + x])
+        .chain((0..h).flat_map(|y| [y * w, y * w + w - 1]))
+        .filter(|&i| state[i] == 0)
+        .collect();
+    while let Some(i) = stack.pop() {
+        if state[i] != 0 {
+            continue;
+        }
+        state[i] = 2;
+        let (x, y) = (i % w, i / w);
+        for (nx, ny, ok) in [
+            (x.wrapping_sub(1), y, x > 0),
+            (x + 1, y, x + 1 < w),
+            (x, y.wrapping_sub(1), y > 0),
+            (x, y + 1, y + 1 < h),
+        ] {
+            if ok && state[ny * w + nx] == 0 {
+                stack.push(ny * w + nx);
+            }
+        }
+    }
+    // What is left at 0 is holes; count them as 4-connected regions.
+    let mut holes = (0usize, 0u64);
+    for start in 0..state.len() {
+        if state[start] != 0 {
+            continue;
+        }
+        holes.0 += 1;
+        let mut region = vec![start];
+        while let Some(i) = region.pop() {
+            if state[i] != 0 {
+                continue;
+            }
+            state[i] = 3;
+            holes.1 += 1;
+            let (x, y) = (i % w, i / w);
+            for (nx, ny, ok) in [
+                (x.wrapping_sub(1), y, x > 0),
+                (x + 1, y, x + 1 < w),
+                (x, y.wrapping_sub(1), y > 0),
+                (x, y + 1, y + 1 < h),
+            ] {
+                if ok && state[ny * w + nx] == 0 {
+                    region.push(ny * w + nx);
+                }
+            }
+        }
+    }
+    let filled = Mask::from_fn(w as u32, h as u32, |i| state[i] != 2);
+    (filled, holes)
+}
+
+/// One connected part of a mask: its boundary pixels' centres and its pixels.
+struct Part {
+    points: Vec<[f64; 2]>,
+    area: u64,
+}
+
+impl Part {
+    fn bbox(&self) -> [f64; 4] {
+        self.points.iter().fold(
+            [
+                f64::INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NEG_INFINITY,
+            ],
+            |b, q| {
+                [
+                    b[0].min(q[0]),
+                    b[1].min(q[1]),
+                    b[2].max(q[0]),
+                    b[3].max(q[1]),
+                ]
+            },
+        )
+    }
+}
+
+/// The distance between two boxes (0 when they overlap).
+fn gap(a: [f64; 4], b: [f64; 4]) -> f64 {
+    let dx = (a[0] - b[2]).max(b[0] - a[2]).max(0.0);
+    let dy = (a[1] - b[3]).max(b[1] - a[3]).max(0.0);
+    dx.hypot(dy)
+}
+
+/// `parts` reordered into a chain: the largest first, then each time the part whose bounding box is
+/// nearest to the last one's.
+fn nearest_first(mut parts: Vec<Part>) -> Vec<Part> {
+    let Some(largest) = (0..parts.len()).max_by_key(|&i| parts[i].area) else {
+        return parts;
+    };
+    let mut chain = vec![parts.swap_remove(largest)];
+    let mut boxes: Vec<[f64; 4]> = parts.iter().map(Part::bbox).collect();
+    while !parts.is_empty() {
+        let here = chain.last().expect("not empty").bbox();
+        let next = (0..parts.len())
+            .min_by(|&i, &j| gap(here, boxes[i]).total_cmp(&gap(here, boxes[j])))
+            .expect("not empty");
+        boxes.swap_remove(next);
+        chain.push(parts.swap_remove(next));
+    }
+    chain
+}
+
+/// Joins closed parts into one closed path the way Ultralytics' `merge_multi_segment` does: each
+/// part is linked to the next at their closest pair of vertices; the path runs through every part
+/// to the last one and comes back along the same links, so each link is walked there and back and
+/// encloses nothing, whatever the fill rule.
+pub fn merge_parts(parts: &[Vec<[f64; 2]>]) -> Vec<[f64; 2]> {
+    let parts: Vec<&Vec<[f64; 2]>> = parts.iter().filter(|p| !p.is_empty()).collect();
+    let Some(&first) = parts.first() else {
+        return Vec::new();
+    };
+    if parts.len() == 1 {
+        return first.clone();
+    }
+    // links[i]: (vertex of part i, vertex of part i + 1) closest to each other.
+    let links: Vec<(usize, usize)> = parts
+        .windows(2)
+        .map(|pair| {
+            let mut best = (f64::INFINITY, 0, 0);
+            for (a, p) in pair[0].iter().enumerate() {
+                for (b, q) in pair[1].iter().enumerate() {
+                    let d = (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2);
+                    if d < best.0 {
+                        best = (d, a, b);
+                    }
+                }
+            }
+            (best.1, best.2)
+        })
+        .collect();
+    // The vertices of `part` from `from` forward (cyclically) to `to`, both included; all round
+    // and back to `from` when they are the same vertex and `round` is set.
+    let walk = |part: &[[f64; 2]], from: usize, to: usize, round: bool| -> Vec<[f64; 2]> {
+        let n = part.len();
+        let steps = match (to + n - from) % n {
+            0 if round => n,
+            steps => steps,
+        };
+        (0..=steps).map(|k| part[(from + k) % n]).collect()
+    };
+    let last = parts.len() - 1;
+    let mut path = Vec::new();
+    // Out: the first part all round from its link, each middle part from where it is entered to
+    // where it is left, the last part all round.
+    // (A middle part entered and left at the same vertex is walked all round on the way out.)
+    path.extend(walk(first, links[0].0, links[0].0, true));
+    for (i, part) in parts.iter().enumerate().take(last).skip(1) {
+        path.extend(walk(part, links[i - 1].1, links[i].0, true));
+    }
+    let enter_last = links[last - 1].1;
+    path.extend(walk(parts[last], enter_last, enter_last, true));
+    // Back: each middle part's other side, from where it was left round to where it was entered.
+    for (i, part) in parts.iter().enumerate().take(last).skip(1).rev() {
+        path.extend(walk(part, links[i].0, links[i - 1].1, false));
+    }
+    path
 }
 
 #[cfg(test)]
@@ -164,5 +416,59 @@ mod tests {
             panic!("expected polygons");
         };
         assert_eq!(polygons.len(), 2);
+    }
+}
+
+#[cfg(test)]
+mod yolo_tests {
+    use super::*;
+
+    fn square(x0: f64, y0: f64, side: f64) -> Vec<[f64; 2]> {
+        vec![
+            [x0, y0],
+            [x0 + side, y0],
+            [x0 + side, y0 + side],
+            [x0, y0 + side],
+        ]
+    }
+
+    #[test]
+    fn parts_are_linked_there_and_back() {
+        let parts = [
+            square(0.0, 0.0, 2.0),
+            square(5.0, 0.0, 2.0),
+            square(10.0, 0.0, 2.0),
+        ];
+        let path = merge_parts(&parts);
+        // The first and last parts all round and closed (5 each); the middle part's two link
+        // vertices on the way out, then its other side, link vertices included, on the way back.
+        assert_eq!(path.len(), 5 + 2 + 5 + 4);
+        // Out along the chain and back: the path ends on the middle part, whose link to the first
+        // part closes the polygon.
+        assert_eq!(path[0], [2.0, 0.0]);
+        assert_eq!(path[4], [2.0, 0.0]);
+        assert_eq!(*path.last().unwrap(), [5.0, 0.0]);
+    }
+
+    #[test]
+    fn yolo_outline_fills_holes_drops_specks_and_reaches_the_border() {
+        // A ring touching the image's left edge, and a 2-pixel speck.
+        let mask = Mask::from_fn(20, 12, |i| {
+            let (x, y) = (i % 20, i / 20);
+            let ring =
+                x < 8 && (1..9).contains(&y) && !((2..5).contains(&x) && (3..6).contains(&y));
+            ring || (y == 10 && (15..17).contains(&x))
+        });
+        let outline = yolo_outline(&Rle::from_mask(&mask)).unwrap();
+        assert_eq!(outline.holes, (1, 9));
+        assert_eq!(outline.specks, (1, 2));
+        // Pixel centres of the 8x8 square's boundary, from x = 0.5 (the left edge).
+        let xs: Vec<f64> = outline.points.chunks(2).map(|p| p[0]).collect();
+        let ys: Vec<f64> = outline.points.chunks(2).map(|p| p[1]).collect();
+        assert_eq!(xs.iter().copied().fold(f64::INFINITY, f64::min), 0.5);
+        assert_eq!(xs.iter().copied().fold(0.0, f64::max), 7.5);
+        assert_eq!(ys.iter().copied().fold(f64::INFINITY, f64::min), 1.5);
+        assert_eq!(ys.iter().copied().fold(0.0, f64::max), 8.5);
+        assert!(yolo_outline(&Rle::from_mask(&Mask::new(4, 4))).is_none());
     }
 }
