@@ -187,60 +187,49 @@ pub fn yolo_outline(rle: &Rle) -> Option<YoloOutline> {
 /// background, as the 8-connected foreground's holes are), and (how many, how many pixels).
 fn fill_holes(mask: &Mask) -> (Mask, (usize, u64)) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
-    let data = mask.as_bytes();
-    // 0 = background not reached (yet), 1 = foreground, 2 = background reached from the border.
-    let mut state: Vec<u8> = data.iter().map(|&v| u8::from(v != 0)).collect();
-    let mut stack: Vec<usize> = (0..w)
+    // 0 = background not reached (yet), 1 = foreground, 2 = background reached from the border,
+    // 3 = a hole.
+    let mut state: Vec<u8> = mask.as_bytes().iter().map(|&v| u8::from(v != 0)).collect();
+    let border: Vec<usize> = (0..w)
         .flat_map(|x| [x, (h - 1) * w + x])
         .chain((0..h).flat_map(|y| [y * w, y * w + w - 1]))
-        .filter(|&i| state[i] == 0)
         .collect();
-    while let Some(i) = stack.pop() {
-        if state[i] != 0 {
-            continue;
-        }
-        state[i] = 2;
-        let (x, y) = (i % w, i / w);
-        for (nx, ny, ok) in [
-            (x.wrapping_sub(1), y, x > 0),
-            (x + 1, y, x + 1 < w),
-            (x, y.wrapping_sub(1), y > 0),
-            (x, y + 1, y + 1 < h),
-        ] {
-            if ok && state[ny * w + nx] == 0 {
-                stack.push(ny * w + nx);
-            }
-        }
-    }
-    // What is left at 0 is holes; count them as 4-connected regions.
+    flood(&mut state, (w, h), border, 2);
     let mut holes = (0usize, 0u64);
     for start in 0..state.len() {
-        if state[start] != 0 {
-            continue;
-        }
-        holes.0 += 1;
-        let mut region = vec![start];
-        while let Some(i) = region.pop() {
-            if state[i] != 0 {
-                continue;
-            }
-            state[i] = 3;
-            holes.1 += 1;
-            let (x, y) = (i % w, i / w);
-            for (nx, ny, ok) in [
-                (x.wrapping_sub(1), y, x > 0),
-                (x + 1, y, x + 1 < w),
-                (x, y.wrapping_sub(1), y > 0),
-                (x, y + 1, y + 1 < h),
-            ] {
-                if ok && state[ny * w + nx] == 0 {
-                    region.push(ny * w + nx);
-                }
-            }
+        if state[start] == 0 {
+            holes.0 += 1;
+            holes.1 += flood(&mut state, (w, h), vec![start], 3);
         }
     }
     let filled = Mask::from_fn(w as u32, h as u32, |i| state[i] != 2);
     (filled, holes)
+}
+
+/// Marks the 4-connected region of unreached (0) pixels around `starts` with `mark`; how many.
+fn flood(state: &mut [u8], (w, h): (usize, usize), mut stack: Vec<usize>, mark: u8) -> u64 {
+    let mut count = 0;
+    while let Some(i) = stack.pop() {
+        if state[i] != 0 {
+            continue;
+        }
+        state[i] = mark;
+        count += 1;
+        let (x, y) = (i % w, i / w);
+        if x > 0 {
+            stack.push(i - 1);
+        }
+        if x + 1 < w {
+            stack.push(i + 1);
+        }
+        if y > 0 {
+            stack.push(i - w);
+        }
+        if y + 1 < h {
+            stack.push(i + w);
+        }
+    }
+    count
 }
 
 /// One connected part of a mask: its boundary pixels' centres and its pixels.
