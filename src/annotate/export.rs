@@ -90,7 +90,7 @@ impl std::fmt::Display for ExportSummary {
         if self.holes_filled > 0 {
             write!(
                 f,
-                "; {} masks had holes that YOLO polygons cannot hold (filled: {} px)",
+                "; {} masks had holes that its polygons cannot hold (filled: {} px)",
                 self.holes_filled, self.hole_pixels
             )?;
         }
@@ -128,10 +128,18 @@ pub enum Format {
     YoloSeg,
     /// PNG masks per image: 16-bit instance ids and 8-bit category indices.
     Masks,
+    /// labelme JSON beside each image: a polygon per part, grouped by `group_id` per object.
+    Labelme,
 }
 
 impl Format {
-    pub const ALL: [Self; 4] = [Self::Coco, Self::CocoPolygons, Self::YoloSeg, Self::Masks];
+    pub const ALL: [Self; 5] = [
+        Self::Coco,
+        Self::CocoPolygons,
+        Self::YoloSeg,
+        Self::Labelme,
+        Self::Masks,
+    ];
 
     /// How menus name it.
     pub fn label(self) -> &'static str {
@@ -140,6 +148,7 @@ impl Format {
             Self::CocoPolygons => "COCO (polygons)",
             Self::YoloSeg => "YOLO segmentation",
             Self::Masks => "PNG masks",
+            Self::Labelme => "labelme JSON",
         }
     }
 
@@ -150,6 +159,7 @@ impl Format {
             Self::CocoPolygons => "export-coco-polygons",
             Self::YoloSeg => "export-yolo-seg",
             Self::Masks => "export-masks",
+            Self::Labelme => "export-labelme",
         }
     }
 }
@@ -168,6 +178,7 @@ pub fn export_to(
         Format::CocoPolygons => coco_polygons(dataset, &out.join("annotations.json")),
         Format::YoloSeg => yolo_seg(dataset, root, out),
         Format::Masks => masks(dataset, out),
+        Format::Labelme => labelme(dataset, root, out),
     }
 }
 
@@ -311,6 +322,84 @@ pub fn yolo_seg(
     }
     let yaml_path = out.join("data.yaml");
     std::fs::write(&yaml_path, yaml).map_err(write_error(&yaml_path))?;
+    Ok(summary)
+}
+
+/// labelme: per image `<name>.json` beside a link to the image (`imagePath`), one `polygon` shape per
+/// part of each annotation, the parts of one annotation sharing a `group_id` (labelme's way to make
+/// one object of several shapes), `label` the category's name. Holes are filled and specks left out
+/// (as for YOLO), and the summary says so.
+pub fn labelme(
+    dataset: &Dataset,
+    dataset_root: &Path,
+    out: &Path,
+) -> Result<ExportSummary, ExportError> {
+    let mut summary = ExportSummary {
+        images: dataset.images().len(),
+        ..Default::default()
+    };
+    for image in dataset.images() {
+        let extension = Path::new(&image.file_name)
+            .extension()
+            .unwrap_or_default()
+            .to_owned();
+        let image_path = sibling(out, image, "").with_extension(&extension);
+        let json_path = sibling(out, image, ".json");
+        create_parent(&json_path)?;
+        let mut shapes = Vec::new();
+        for (group, ann) in dataset.annotations_of(image.id).enumerate() {
+            let label = dataset
+                .categories()
+                .iter()
+                .find(|c| c.id == ann.category_id)
+                .map_or("object", |c| c.name.as_str());
+            let Some(super::polygon::Outlines {
+                polygons,
+                holes,
+                specks,
+            }) = super::polygon::labelme_polygons(&rle_of(dataset, ann))
+            else {
+                summary.empty += 1;
+                continue;
+            };
+            if holes.0 > 0 {
+                summary.holes_filled += 1;
+                summary.hole_pixels += holes.1;
+            }
+            summary.specks += specks.0;
+            summary.speck_pixels += specks.1;
+            if polygons.is_empty() {
+                summary.empty += 1;
+                continue;
+            }
+            for points in polygons {
+                shapes.push(serde_json::json!({
+                    "label": label,
+                    "points": points,
+                    "group_id": group,
+                    "description": "",
+                    "shape_type": "polygon",
+                    "flags": {},
+                    "mask": null,
+                }));
+            }
+            summary.annotations += 1;
+        }
+        let doc = serde_json::json!({
+            "version": "5.5.0",
+            "flags": {},
+            "shapes": shapes,
+            "imagePath": image_path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "imageData": null,
+            "imageHeight": image.height,
+            "imageWidth": image.width,
+        });
+        coco::write_json_atomic(&doc, &json_path)?;
+        let src = dataset_root.join(&image.file_name);
+        if !image_path.exists() && src.is_file() && std::fs::hard_link(&src, &image_path).is_err() {
+            std::fs::copy(&src, &image_path).map_err(write_error(&image_path))?;
+        }
+    }
     Ok(summary)
 }
 

@@ -125,6 +125,78 @@ pub struct YoloOutline {
 
 /// The YOLO outline of a mask; `None` for an empty one.
 pub fn yolo_outline(rle: &Rle) -> Option<YoloOutline> {
+    let FilledParts {
+        parts,
+        holes,
+        specks,
+    } = filled_parts(rle)?;
+    // The rasterizer draws every link (a line one pixel wide, there and back), so the parts are
+    // chained nearest first, from the largest: short links.
+    let parts: Vec<Vec<[f64; 2]>> = nearest_first(parts)
+        .into_iter()
+        .map(|p| p.points.iter().map(|&[x, y]| [x + 0.5, y + 0.5]).collect())
+        .collect();
+    // Fewer than three vertices would read as a box line; a one- or two-pixel part repeats them.
+    let mut points = merge_parts(&parts);
+    while !points.is_empty() && points.len() < 3 {
+        points.push(points[points.len() - 1]);
+    }
+    Some(YoloOutline {
+        points: points.into_iter().flatten().collect(),
+        holes,
+        specks,
+    })
+}
+
+/// A mask as labelme polygons: one per part (labelme groups a multi-part object by `group_id`),
+/// vertices on the boundary pixels (labelme's `shape_to_mask` fills with the outline included), at
+/// least three each; holes filled and specks left out as for YOLO. `None` for an empty mask.
+pub fn labelme_polygons(rle: &Rle) -> Option<Outlines> {
+    let FilledParts {
+        parts,
+        holes,
+        specks,
+    } = filled_parts(rle)?;
+    let polygons = parts
+        .into_iter()
+        .map(|p| {
+            let mut points = p.points;
+            while points.len() < 3 {
+                points.push(points[points.len() - 1]);
+            }
+            points
+        })
+        .collect();
+    Some(Outlines {
+        polygons,
+        holes,
+        specks,
+    })
+}
+
+/// A mask as separate polygons, and what they could not hold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outlines {
+    /// `[[x, y], ...]` per part, in pixels.
+    pub polygons: Vec<Vec<[f64; 2]>>,
+    /// Holes filled: how many, and their pixels.
+    pub holes: (usize, u64),
+    /// Parts under [`SPECK_PX`] left out: how many, and their pixels.
+    pub specks: (usize, u64),
+}
+
+/// A hole-filled mask's parts, and what filling and leaving out specks changed.
+struct FilledParts {
+    /// Largest first; boundary pixels in pixel coordinates.
+    parts: Vec<Part>,
+    holes: (usize, u64),
+    specks: (usize, u64),
+}
+
+/// The parts of a mask with its holes filled, as their boundary pixels (pixel coordinates), largest
+/// first; the holes (how many, pixels) and the parts under [`SPECK_PX`] left out (how many, pixels).
+/// `None` for an empty mask.
+fn filled_parts(rle: &Rle) -> Option<FilledParts> {
     if rle.area() == 0 {
         return None;
     }
@@ -144,10 +216,7 @@ pub fn yolo_outline(rle: &Rle) -> Option<YoloOutline> {
         }
         sizes[l] += 1;
     }
-    let mut outline = YoloOutline {
-        holes,
-        ..Default::default()
-    };
+    let mut specks = (0usize, 0u64);
     let mut parts: Vec<Part> = Vec::new();
     for contour in contours(&filled) {
         if contour.border_type != BorderType::Outer {
@@ -158,29 +227,25 @@ pub fn yolo_outline(rle: &Rle) -> Option<YoloOutline> {
         };
         let size = sizes[labels.get_pixel(first.x as u32, first.y as u32).0[0] as usize];
         if size < SPECK_PX {
-            outline.specks.0 += 1;
-            outline.specks.1 += size;
+            specks.0 += 1;
+            specks.1 += size;
             continue;
         }
         parts.push(Part {
             points: contour
                 .points
                 .iter()
-                .map(|p| [f64::from(p.x) + 0.5, f64::from(p.y) + 0.5])
+                .map(|p| [f64::from(p.x), f64::from(p.y)])
                 .collect(),
             area: size,
         });
     }
-    // The rasterizer draws every link (a line one pixel wide, there and back), so the parts are
-    // chained nearest first, from the largest: short links.
-    let parts: Vec<Vec<[f64; 2]>> = nearest_first(parts).into_iter().map(|p| p.points).collect();
-    // Fewer than three vertices would read as a box line; a one- or two-pixel part repeats them.
-    let mut points = merge_parts(&parts);
-    while !points.is_empty() && points.len() < 3 {
-        points.push(points[points.len() - 1]);
-    }
-    outline.points = points.into_iter().flatten().collect();
-    Some(outline)
+    parts.sort_by_key(|p| std::cmp::Reverse(p.area));
+    Some(FilledParts {
+        parts,
+        holes,
+        specks,
+    })
 }
 
 /// `mask` with every background region that does not reach the border filled (4-connected

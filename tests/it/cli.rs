@@ -444,7 +444,7 @@ fn segment_adds_to_a_coco_dataset_and_export_writes_every_format() {
         assert_eq!(ann.area.as_u64(), Some(expected.area()));
     }
 
-    for format in ["coco", "coco-polygons", "yolo-seg", "masks"] {
+    for format in ["coco", "coco-polygons", "yolo-seg", "masks", "labelme"] {
         let out_dir = dir.join(format!("out-{format}"));
         let (out, stdout, stderr) = run(samlabel()
             .arg("export")
@@ -479,6 +479,31 @@ fn segment_adds_to_a_coco_dataset_and_export_writes_every_format() {
             .contains("1: \"plate\"")
     );
     assert!(dir.join("out-yolo-seg/images/coffee.png").is_file());
+    // labelme: a JSON beside the image, a polygon per part grouped per annotation (how closely
+    // labelme's own rasterizer draws them back is tests/fixtures/check_polygon_exports.py's check).
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("out-labelme/coffee.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(doc["imagePath"], "coffee.png");
+    assert!(dir.join("out-labelme/coffee.png").is_file());
+    assert_eq!(doc["imageWidth"], 600);
+    let shapes = doc["shapes"].as_array().unwrap();
+    let labels: std::collections::BTreeSet<&str> = shapes
+        .iter()
+        .map(|s| s["label"].as_str().unwrap())
+        .collect();
+    assert!(labels.contains("plate"), "{labels:?}");
+    let groups: std::collections::BTreeSet<u64> = shapes
+        .iter()
+        .map(|s| s["group_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(groups.len(), 2, "two annotations on coffee.png");
+    assert!(
+        shapes
+            .iter()
+            .all(|s| s["shape_type"] == "polygon" && s["points"].as_array().unwrap().len() >= 3)
+    );
     let instances = image::open(dir.join("out-masks/coffee_instances.png")).unwrap();
     assert_eq!(instances.color(), image::ColorType::L16);
     let max = instances
