@@ -51,6 +51,16 @@ pub struct ExportSummary {
 }
 
 impl ExportSummary {
+    /// Counts what an outline could not hold: holes filled and specks left out, (how many, pixels).
+    fn left_out(&mut self, holes: (usize, u64), specks: (usize, u64)) {
+        if holes.0 > 0 {
+            self.holes_filled += 1;
+            self.hole_pixels += holes.1;
+        }
+        self.specks += specks.0;
+        self.speck_pixels += specks.1;
+    }
+
     /// The summary with where it went: "exported 3 annotations on 2 images to DIR; ...".
     pub fn to_folder(&self, out: &Path) -> String {
         format!(
@@ -279,12 +289,7 @@ pub fn yolo_seg(
                 summary.empty += 1;
                 continue;
             };
-            if outline.holes.0 > 0 {
-                summary.holes_filled += 1;
-                summary.hole_pixels += outline.holes.1;
-            }
-            summary.specks += outline.specks.0;
-            summary.speck_pixels += outline.specks.1;
+            summary.left_out(outline.holes, outline.specks);
             if outline.points.is_empty() {
                 // Nothing but specks.
                 summary.empty += 1;
@@ -302,13 +307,10 @@ pub fn yolo_seg(
         }
         std::fs::write(&label_path, lines).map_err(write_error(&label_path))?;
 
-        let src = dataset_root.join(&image.file_name);
         let dst = sibling(&out.join("images"), image, "");
         let dst = dst.with_extension(Path::new(&image.file_name).extension().unwrap_or_default());
         create_parent(&dst)?;
-        if !dst.exists() && src.is_file() && std::fs::hard_link(&src, &dst).is_err() {
-            std::fs::copy(&src, &dst).map_err(write_error(&dst))?;
-        }
+        link_image(&dataset_root.join(&image.file_name), &dst)?;
     }
     let mut yaml = format!(
         "# YOLO segmentation dataset exported by samlabel\npath: {}\ntrain: images\nval: images\nnames:\n",
@@ -323,6 +325,14 @@ pub fn yolo_seg(
     let yaml_path = out.join("data.yaml");
     std::fs::write(&yaml_path, yaml).map_err(write_error(&yaml_path))?;
     Ok(summary)
+}
+
+/// Puts the image `src` at `dst` (a hard link, else a copy) unless it is there or missing.
+fn link_image(src: &Path, dst: &Path) -> Result<(), ExportError> {
+    if !dst.exists() && src.is_file() && std::fs::hard_link(src, dst).is_err() {
+        std::fs::copy(src, dst).map_err(write_error(dst))?;
+    }
+    Ok(())
 }
 
 /// labelme: per image `<name>.json` beside a link to the image (`imagePath`), one `polygon` shape per
@@ -362,12 +372,7 @@ pub fn labelme(
                 summary.empty += 1;
                 continue;
             };
-            if holes.0 > 0 {
-                summary.holes_filled += 1;
-                summary.hole_pixels += holes.1;
-            }
-            summary.specks += specks.0;
-            summary.speck_pixels += specks.1;
+            summary.left_out(holes, specks);
             if polygons.is_empty() {
                 summary.empty += 1;
                 continue;
@@ -395,10 +400,7 @@ pub fn labelme(
             "imageWidth": image.width,
         });
         coco::write_json_atomic(&doc, &json_path)?;
-        let src = dataset_root.join(&image.file_name);
-        if !image_path.exists() && src.is_file() && std::fs::hard_link(&src, &image_path).is_err() {
-            std::fs::copy(&src, &image_path).map_err(write_error(&image_path))?;
-        }
+        link_image(&dataset_root.join(&image.file_name), &image_path)?;
     }
     Ok(summary)
 }
