@@ -556,8 +556,7 @@ impl SamApp {
     fn use_model(&mut self, source: ModelSource) {
         // A SAM 3 folder is Find's model; clicks keep the model in use.
         if let ModelSource::Dir(dir) = &source
-            && crate::sam::concept::is_concept_dir(dir)
-            && !dir.join("encoder.onnx").is_file()
+            && crate::sam::concept::is_find_only_dir(dir)
         {
             self.panels.models.open = false;
             self.panels.find.open = true;

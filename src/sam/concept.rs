@@ -141,6 +141,11 @@ pub fn is_concept_dir(dir: &Path) -> bool {
     sam3::FILES.iter().all(|f| dir.join(f).is_file())
 }
 
+/// Whether `dir` holds a SAM 3 model and no point model (`encoder.onnx`): a folder for Find only.
+pub fn is_find_only_dir(dir: &Path) -> bool {
+    is_concept_dir(dir) && !dir.join("encoder.onnx").is_file()
+}
+
 impl ConceptModel {
     /// Loads the three graphs and the vocabulary from `dir`.
     pub fn load(dir: &Path, options: SessionOptions) -> Result<Self, ModelError> {
@@ -214,10 +219,6 @@ impl ConceptModel {
     /// The token ids the language encoder gets for `text`.
     pub fn tokens(&self, text: &str) -> Vec<i64> {
         self.tokenizer.tokens(text, self.io.context)
-    }
-
-    pub fn tokenizer(&self) -> &Tokenizer {
-        &self.tokenizer
     }
 
     /// The graph's input for `image`: see [`stretch_chw`].

@@ -180,7 +180,7 @@ impl SamModel {
         if !dir.is_dir() {
             return Err(ModelError::MissingDir(dir.to_path_buf()));
         }
-        if super::concept::is_concept_dir(dir) && !dir.join("encoder.onnx").is_file() {
+        if super::concept::is_find_only_dir(dir) {
             return Err(ModelError::ConceptModel(dir.to_path_buf()));
         }
         let config = ModelConfig::from_dir(dir)?;

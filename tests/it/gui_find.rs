@@ -2,7 +2,7 @@
 //! two, and the COCO file holds them under the phrase's category.
 
 use crate::common;
-use crate::gui::{app_on, click, command, wait_ready, wait_until};
+use crate::gui::{click, command, open_app, wait_ready, wait_until};
 
 use egui::{Key, Modifiers, PointerButton};
 use egui_kittest::kittest::Queryable as _;
@@ -11,14 +11,8 @@ use samlabel::app::Command;
 
 #[test]
 fn typing_a_phrase_proposes_its_instances_and_accepting_two_files_them_under_the_phrase() {
-    let dir = common::temp_dir("gui-find");
-    std::fs::copy(
-        common::fixtures().join("images/chelsea_exif6.jpg"),
-        dir.join("chelsea.jpg"),
-    )
-    .unwrap();
+    let (mut h, dir) = open_app("gui-find", &["chelsea_exif6.jpg"]);
     let out = dir.join("out.json");
-    let mut h = app_on(vec![dir.clone()], &out);
     wait_ready(&mut h);
 
     // Ctrl+F opens the Find panel with the keyboard in its field.
@@ -107,13 +101,7 @@ fn typing_a_phrase_proposes_its_instances_and_accepting_two_files_them_under_the
 /// processor's instances for that example.
 #[test]
 fn shift_drag_adds_an_example_box_and_finds_what_looks_like_it() {
-    let dir = common::temp_dir("gui-find-example");
-    std::fs::copy(
-        common::fixtures().join("images/chelsea_exif6.jpg"),
-        dir.join("chelsea.jpg"),
-    )
-    .unwrap();
-    let mut h = app_on(vec![dir.clone()], &dir.join("out.json"));
+    let (mut h, dir) = open_app("gui-find-example", &["chelsea_exif6.jpg"]);
     wait_ready(&mut h);
     h.state_mut().run_command(Command::ToggleFind);
     h.state_mut().run_command(Command::FindThreshold(0.45));

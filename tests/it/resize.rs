@@ -3,10 +3,8 @@
 
 use crate::common;
 
-use samlabel::imageio;
 use samlabel::sam::preprocess::Preprocessor;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 #[derive(Deserialize)]
 struct Expected {
@@ -17,24 +15,10 @@ struct Expected {
 #[derive(Deserialize)]
 struct Case {
     name: String,
-    source: Source,
+    source: common::Source,
     input_sha256: String,
     size: [u32; 2],
     sha256: String,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Source {
-    File { file: String },
-    Noise { noise: [u32; 2] },
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[test]
@@ -46,12 +30,9 @@ fn resize_is_pillows_byte_for_byte() {
     let mut pre = Preprocessor::default();
     let mut wrong = Vec::new();
     for case in &expected.cases {
-        let image = match &case.source {
-            Source::File { file } => imageio::load_rgb(&common::fixtures().join(file)).unwrap(),
-            Source::Noise { noise: [w, h] } => common::noise(*w, *h),
-        };
+        let image = case.source.load();
         assert_eq!(
-            hex_sha256(image.as_raw()),
+            common::hex_sha256(image.as_raw()),
             case.input_sha256,
             "{}: the decoded pixels differ from Pillow's, so the resize cannot be compared",
             case.name
@@ -59,7 +40,7 @@ fn resize_is_pillows_byte_for_byte() {
         let resized = pre.resize(&image, expected.target);
         let [w, h] = case.size;
         assert_eq!(resized.len(), (w * h * 3) as usize, "{}: size", case.name);
-        if hex_sha256(resized) != case.sha256 {
+        if common::hex_sha256(resized) != case.sha256 {
             wrong.push(case.name.as_str());
         }
     }

@@ -15,7 +15,6 @@ use samlabel::sam::SessionOptions;
 use samlabel::sam::concept::{self, ConceptModel, ConceptQuery, ExampleBox, Instance};
 use samlabel::sam::tokenizer::{self, Tokenizer};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 pub fn sam3_model_dir() -> PathBuf {
     common::fixtures().join("model-sam3")
@@ -23,13 +22,6 @@ pub fn sam3_model_dir() -> PathBuf {
 
 fn expected(file: &str) -> PathBuf {
     common::fixtures().join("expected-sam3").join(file)
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[derive(Deserialize)]
@@ -74,16 +66,9 @@ struct Resize {
 #[derive(Deserialize)]
 struct ResizeCase {
     name: String,
-    source: Source,
+    source: common::Source,
     input_sha256: String,
     sha256: String,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Source {
-    File { file: String },
-    Noise { noise: [u32; 2] },
 }
 
 #[test]
@@ -93,17 +78,14 @@ fn resize_is_torchvisions_uint8_resize_byte_for_byte() {
     assert!(resize.cases.len() >= 16);
     let mut wrong = Vec::new();
     for case in &resize.cases {
-        let image = match &case.source {
-            Source::File { file } => imageio::load_rgb(&common::fixtures().join(file)).unwrap(),
-            Source::Noise { noise: [w, h] } => common::noise(*w, *h),
-        };
+        let image = case.source.load();
         assert_eq!(
-            hex_sha256(image.as_raw()),
+            common::hex_sha256(image.as_raw()),
             case.input_sha256,
             "{}",
             case.name
         );
-        if hex_sha256(&concept::stretch_chw(&image, 1008)) != case.sha256 {
+        if common::hex_sha256(&concept::stretch_chw(&image, 1008)) != case.sha256 {
             wrong.push(case.name.as_str());
         }
     }

@@ -151,3 +151,30 @@ pub fn noise(w: u32, h: u32) -> image::RgbImage {
         .collect();
     image::RgbImage::from_raw(w, h, bytes).expect("w * h * 3 bytes")
 }
+
+/// The image a resize fixture case was made from: a test image (or Pillow's decoded pixels of one),
+/// or the fixture scripts' [`noise`].
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Source {
+    File { file: String },
+    Noise { noise: [u32; 2] },
+}
+
+impl Source {
+    pub fn load(&self) -> image::RgbImage {
+        match self {
+            Source::File { file } => samlabel::imageio::load_rgb(&fixtures().join(file)).unwrap(),
+            Source::Noise { noise: [w, h] } => noise(*w, *h),
+        }
+    }
+}
+
+/// SHA-256 as lower-case hex, as the fixture scripts write it.
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
