@@ -235,6 +235,12 @@ pub fn from_value(value: Value, root: Option<&Path>) -> Result<Imported, Problem
         let bbox = match obj.shift_remove("bbox") {
             Some(v) => parse_bbox(&v)
                 .ok_or_else(|| problem(format!("{at}.bbox"), "must be [x, y, width, height]"))?,
+            None if segmentation.is_box_only() => {
+                return Err(problem(
+                    format!("{at}.bbox"),
+                    "missing: an annotation without a segmentation needs a box",
+                ));
+            }
             None => {
                 warnings.push(Warning {
                     json_path: format!("{at}.bbox"),
@@ -389,7 +395,8 @@ fn parse_segmentation(v: Value, at: &str, image: &ImageEntry) -> Result<Segmenta
     match v {
         Value::Array(polygons) => {
             if polygons.is_empty() {
-                return Err(problem(at, "has no polygons"));
+                // A detection: the box is the annotation (checked to be there by the caller).
+                return Ok(Segmentation::Polygons(Vec::new()));
             }
             let mut out = Vec::with_capacity(polygons.len());
             for (k, polygon) in polygons.into_iter().enumerate() {
@@ -572,6 +579,8 @@ pub fn segmentation_value(
                 .map(|p| Value::Array(p.iter().cloned().map(Value::Number).collect()))
                 .collect(),
         ),
+        // A box-only annotation has no mask to encode, in any format.
+        (Segmentation::Polygons(polygons), _) if polygons.is_empty() => Value::Array(Vec::new()),
         (Segmentation::Polygons(_), SegmentationFormat::Rle) => {
             let rle = seg.to_rle(height, width);
             rle_value(&rle, Value::from(rle.to_compressed()))

@@ -38,6 +38,7 @@ pub struct Category {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Segmentation {
     /// `[[x1, y1, x2, y2, ...], ...]`, numbers kept as written (`10` stays `10`, not `10.0`).
+    /// No polygons at all (`[]`) is a box-only annotation: a detection without a mask yet.
     Polygons(Vec<Vec<Number>>),
     /// `{"size": [h, w], "counts": "..."}`.
     CompressedRle(Rle),
@@ -46,6 +47,21 @@ pub enum Segmentation {
 }
 
 impl Segmentation {
+    /// Whether this holds no mask at all (a box-only annotation).
+    pub fn is_box_only(&self) -> bool {
+        matches!(self, Self::Polygons(p) if p.is_empty())
+    }
+
+    /// Polygons from float coordinates, each number written in its shortest exact form.
+    pub fn from_polygons(polygons: &[Vec<f64>]) -> Self {
+        Self::Polygons(
+            polygons
+                .iter()
+                .map(|p| p.iter().map(|&v| json_number(v)).collect())
+                .collect(),
+        )
+    }
+
     /// The mask this segmentation covers, as RLE.
     pub fn to_rle(&self, height: u32, width: u32) -> Rle {
         match self {
@@ -58,6 +74,15 @@ impl Segmentation {
                     counts: vec![height * width],
                 }),
         }
+    }
+}
+
+/// A JSON number for `v`: an integer when `v` is whole (`10`, not `10.0`), 0 for NaN or infinity.
+pub fn json_number(v: f64) -> Number {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        Number::from(v as i64)
+    } else {
+        Number::from_f64(v).unwrap_or_else(|| Number::from(0))
     }
 }
 
@@ -103,6 +128,38 @@ impl Annotation {
             iscrowd: 0,
             extra: Map::new(),
         }
+    }
+}
+
+impl Annotation {
+    /// A box-only annotation (a detection: empty segmentation), `bbox` as `[x, y, w, h]` in pixels;
+    /// its area is the box's, as COCO detection datasets write it.
+    pub fn from_box(
+        id: AnnotationId,
+        image_id: ImageId,
+        category_id: CategoryId,
+        bbox: [f64; 4],
+    ) -> Self {
+        Self {
+            id,
+            image_id,
+            category_id,
+            segmentation: Segmentation::Polygons(Vec::new()),
+            area: json_number(bbox[2] * bbox[3]),
+            bbox: bbox.map(json_number),
+            iscrowd: 0,
+            extra: Map::new(),
+        }
+    }
+
+    /// Whether this annotation is a box without a mask.
+    pub fn is_box_only(&self) -> bool {
+        self.segmentation.is_box_only()
+    }
+
+    /// `bbox` as floats `[x, y, w, h]`.
+    pub fn bbox_f64(&self) -> [f64; 4] {
+        self.bbox.clone().map(|n| n.as_f64().unwrap_or(0.0))
     }
 }
 

@@ -59,3 +59,30 @@ fn errors_name_the_json_path() {
         "categories[1].id"
     );
 }
+
+#[test]
+fn box_only_annotations_round_trip_and_need_a_box() {
+    let mut doc = minimal();
+    doc["annotations"][0]["segmentation"] = serde_json::json!([]);
+    doc["annotations"][0]["bbox"] = serde_json::json!([0.5, 1, 2, 1.5]);
+    let imported = from_value(doc.clone(), None).unwrap();
+    let ann = &imported.dataset.annotations()[0];
+    assert!(ann.is_box_only());
+    assert_eq!(ann.bbox_f64(), [0.5, 1.0, 2.0, 1.5]);
+    for format in [SegmentationFormat::AsIs, SegmentationFormat::Rle] {
+        let written = to_value(&imported.dataset, format);
+        assert_eq!(
+            written["annotations"][0]["segmentation"],
+            serde_json::json!([])
+        );
+    }
+    assert_eq!(
+        error_path(doc, |d| {
+            d["annotations"][0]
+                .as_object_mut()
+                .unwrap()
+                .shift_remove("bbox");
+        }),
+        "annotations[0].bbox"
+    );
+}
