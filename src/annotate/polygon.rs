@@ -57,7 +57,11 @@ pub fn polygons_from_rle(rle: &Rle) -> PolygonResult {
     if contours.iter().any(|c| c.border_type == BorderType::Hole) {
         return PolygonResult::Holes;
     }
-    let polygons = outer_polygons(&mask, contours.iter().map(|c| c.points.as_slice()));
+    let polygons = outer_polygons(
+        &mask,
+        contours.iter().map(|c| c.points.as_slice()),
+        SIMPLIFY_EPSILON,
+    );
     if polygons.is_empty() {
         return PolygonResult::Lossy(0.0);
     }
@@ -74,6 +78,7 @@ pub fn polygons_from_rle(rle: &Rle) -> PolygonResult {
 fn outer_polygons<'a>(
     mask: &Mask,
     contours: impl Iterator<Item = &'a [Point<i32>]>,
+    epsilon: f64,
 ) -> Vec<Vec<f64>> {
     let inside = |x: i32, y: i32| x >= 0 && y >= 0 && mask.get(x as u32, y as u32);
     let mut polygons = Vec::new();
@@ -97,13 +102,83 @@ fn outer_polygons<'a>(
                 Point::new(x, y)
             })
             .collect();
-        let simplified = approximate_polygon_dp(&edge_points, SIMPLIFY_EPSILON, true);
+        let simplified = approximate_polygon_dp(&edge_points, epsilon, true);
         if simplified.len() < 3 {
             continue;
         }
         polygons.push(simplified.iter().flat_map(|p| [p.x, p.y]).collect());
     }
     polygons
+}
+
+/// The default detail of [`editable_polygons`]: Douglas-Peucker tolerance in image pixels.
+pub const EDIT_TOLERANCE: f64 = 1.0;
+
+/// A mask as polygons to edit: one per part, on the pixel edges (so pycocotools rasterizes them back
+/// to the same pixels), simplified with Douglas-Peucker at `tolerance` image pixels. Holes are filled
+/// (COCO polygons have none); parts that simplify to fewer than three vertices are left out as specks.
+/// `None` for an empty mask.
+pub fn editable_polygons(rle: &Rle, tolerance: f64) -> Option<Outlines> {
+    if rle.area() == 0 {
+        return None;
+    }
+    let (filled, holes) = fill_holes(&rle.to_mask());
+    let contours = contours(&filled);
+    let outer: Vec<&[Point<i32>]> = contours
+        .iter()
+        .filter(|c| c.border_type == BorderType::Outer)
+        .map(|c| c.points.as_slice())
+        .collect();
+    let mut polygons = Vec::new();
+    let mut specks = (0, 0);
+    for points in outer {
+        let simplified = outer_polygons(&filled, std::iter::once(points), tolerance.max(0.05));
+        match simplified.into_iter().next() {
+            Some(flat) => polygons.push(flat.chunks_exact(2).map(|p| [p[0], p[1]]).collect()),
+            // One or two pixels trace no polygon: their pixel edges are one.
+            None if points.len() < 3 && tolerance < 1.0 => {
+                let (x0, x1) = (
+                    points.iter().map(|p| p.x).min(),
+                    points.iter().map(|p| p.x).max(),
+                );
+                let (y0, y1) = (
+                    points.iter().map(|p| p.y).min(),
+                    points.iter().map(|p| p.y).max(),
+                );
+                if let (Some(x0), Some(x1), Some(y0), Some(y1)) = (x0, x1, y0, y1) {
+                    let (x0, y0) = (f64::from(x0), f64::from(y0));
+                    let (x1, y1) = (f64::from(x1) + 1.0, f64::from(y1) + 1.0);
+                    polygons.push(vec![[x0, y0], [x1, y0], [x1, y1], [x0, y1]]);
+                }
+            }
+            None => {
+                specks.0 += 1;
+                // Straight runs only: the exact pixel-edge outline, whose area is the part's.
+                let traced = outer_polygons(&filled, std::iter::once(points), 1e-9);
+                specks.1 += traced
+                    .first()
+                    .map_or(1, |flat| shoelace(flat).round() as u64)
+                    .max(1);
+            }
+        }
+    }
+    Some(Outlines {
+        polygons,
+        holes,
+        specks,
+    })
+}
+
+/// The area enclosed by a flat `[x1, y1, x2, y2, ...]` polygon.
+fn shoelace(flat: &[f64]) -> f64 {
+    let n = flat.len() / 2;
+    let twice: f64 = (0..n)
+        .map(|i| {
+            let j = (i + 1) % n;
+            flat[2 * i] * flat[2 * j + 1] - flat[2 * j] * flat[2 * i + 1]
+        })
+        .sum();
+    twice.abs() / 2.0
 }
 
 /// Parts of a YOLO outline smaller than this many pixels are dropped as specks (and reported).
@@ -443,6 +518,38 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn editable_polygons_follow_the_detail_and_fill_holes() {
+        // A disc with a hole and a lone pixel.
+        let r = rle(64, 48, |x, y| {
+            let d = (x as f64 - 30.0).powi(2) + (y as f64 - 22.0).powi(2);
+            (d < 18.0 * 18.0 && d > 16.0) || (x, y) == (60, 44)
+        });
+        let fine = editable_polygons(&r, 0.5).unwrap();
+        let coarse = editable_polygons(&r, 4.0).unwrap();
+        assert_eq!(fine.holes.0, 1);
+        assert_eq!(fine.polygons.len(), 2, "the disc and the pixel");
+        assert!(coarse.polygons[0].len() < fine.polygons[0].len() / 2);
+        let flat: Vec<Vec<f64>> = fine
+            .polygons
+            .iter()
+            .map(|p| p.iter().flatten().copied().collect())
+            .collect();
+        let filled = rle(64, 48, |x, y| {
+            (x as f64 - 30.0).powi(2) + (y as f64 - 22.0).powi(2) < 18.0 * 18.0
+                || (x, y) == (60, 44)
+        });
+        let iou = Rle::from_polygons(48, 64, &flat)
+            .unwrap()
+            .to_mask()
+            .iou(&filled.to_mask());
+        assert!(iou > 0.98, "{iou}");
+        // At a coarse detail the lone pixel (a 1x1 square) no longer holds three vertices.
+        let very_coarse = editable_polygons(&r, 8.0).unwrap();
+        assert!(very_coarse.polygons.iter().all(|p| p.len() >= 3));
+        assert!(editable_polygons(&rle(4, 4, |_, _| false), 1.0).is_none());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::sam::hub::ModelSource;
 
 impl SamApp {
     /// Enter: the preview becomes an annotation of the selected category.
-    fn accept(&mut self) -> Applied {
+    pub(super) fn accept(&mut self) -> Applied {
         let Some(view) = self.images.view() else {
             return Applied::Done;
         };
@@ -139,7 +139,7 @@ impl SamApp {
     }
 
     /// Applies a dataset edit and reports a refusal in the window.
-    fn apply_edit(&mut self, edit: Edit) {
+    pub(super) fn apply_edit(&mut self, edit: Edit) {
         if let Edit::RecolorCategory { color, .. } = &edit
             && super::render::looks_like_preview(*color)
         {
@@ -248,6 +248,7 @@ impl SamApp {
                 self.brush_end();
             }
             CanvasAction::Select(p) => self.selection.annotation = self.annotation_at(p),
+            CanvasAction::Polygon(action) => self.polygon_action(action),
             CanvasAction::Hover(p) => {
                 self.selection.hovered = p.and_then(|p| self.annotation_at(p));
                 self.prompt.hover(p, std::time::Instant::now());
@@ -386,15 +387,29 @@ impl SamApp {
                     ViewChange::ToggleSidePanel => self.panels.show_side = !self.panels.show_side,
                 }
             }
+            // While drawing a polygon, Ctrl+Z takes back its last vertex.
+            Command::Undo if self.drafting() => {
+                self.polygons.draft.pop();
+                self.status.last_step = Some("removed the last vertex".into());
+            }
             Command::Undo => self.undo(),
             Command::Redo => self.redo(),
             Command::Accept if !self.prompt.has_work() && self.proposals.counts().selected > 0 => {
                 self.accept_proposals(false)
             }
+            Command::Accept if self.drafting() => self.close_draft(),
+            Command::Accept if self.selection.tool == Tool::Vertices => self.leave_polygons(),
             Command::Accept => return self.accept(),
+            Command::EditPolygons => return self.edit_polygons(),
+            Command::PolygonDetail(tolerance) => self.polygon_detail(tolerance),
             Command::ClearPrompt if !self.prompt.has_work() && self.proposals.is_active() => {
                 self.discard_proposals()
             }
+            Command::ClearPrompt if self.drafting() => {
+                let n = std::mem::take(&mut self.polygons.draft).len();
+                self.status.last_step = Some(format!("discarded a polygon of {n} vertices"));
+            }
+            Command::ClearPrompt if self.selection.tool == Tool::Vertices => self.leave_polygons(),
             Command::ClearPrompt => {
                 self.prompt.clear();
                 self.selection.tool = Tool::Prompt;
@@ -454,6 +469,20 @@ impl SamApp {
             Command::ToggleHidden(id) => {
                 if !self.selection.hidden.remove(&id) {
                     self.selection.hidden.insert(id);
+                }
+            }
+            Command::DeleteSelected if self.drafting() => {
+                self.polygons.draft.pop();
+            }
+            Command::DeleteSelected if self.selection.tool == Tool::Vertices => {
+                match self.canvas.hovered_vertex() {
+                    Some((polygon, vertex)) => self.delete_vertex(polygon, vertex),
+                    None => self.status.notify_once(
+                        MessageLevel::Info,
+                        "point at a vertex and press Delete to remove it; to delete the whole \
+                         annotation, leave polygon editing (Enter) first"
+                            .into(),
+                    ),
                 }
             }
             Command::DeleteSelected => {
@@ -534,7 +563,7 @@ fn describe(dataset: &Dataset, edit: &Edit, undo: bool) -> String {
             format!("{added} {} #{}", category_of(a.category_id), a.id)
         }
         Edit::Relabel { id, .. } => format!("relabel {}", annotation(*id)),
-        Edit::SetMask { id, .. } => format!("brush edit of {}", annotation(*id)),
+        Edit::SetMask { id, .. } => format!("mask edit of {}", annotation(*id)),
         Edit::AddCategory(c) | Edit::InsertCategory { category: c, .. } => {
             format!("{added} category '{}'", c.name)
         }

@@ -5,6 +5,11 @@
 
 use egui::{Color32, Pos2, Rect, Sense, Stroke, StrokeKind, TextureHandle, Vec2, pos2, vec2};
 
+mod polygon;
+
+use polygon::{Hit, PolygonDrag};
+pub use polygon::{PolygonAction, PolygonLayer};
+
 /// What the user did on the canvas this frame, in image space.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CanvasAction {
@@ -28,6 +33,8 @@ pub enum CanvasAction {
     Select([f32; 2]),
     /// Where the pointer rests over the image (None when it left the image).
     Hover(Option<[f32; 2]>),
+    /// A polygon edited (vertices) or drawn (polygon tool).
+    Polygon(PolygonAction),
 }
 
 /// Which tool the left mouse button drives.
@@ -36,6 +43,10 @@ pub enum Tool {
     Prompt,
     Brush,
     Eraser,
+    /// Draw a polygon vertex by vertex.
+    Polygon,
+    /// Edit the vertices of the polygons of one annotation.
+    Vertices,
 }
 
 /// The keys held and where the button went down, for prompt input.
@@ -59,6 +70,8 @@ pub struct Layers<'a> {
     pub prompt_box: Option<[f32; 4]>,
     pub tool: Tool,
     pub brush_radius: f32,
+    /// Polygons being edited or drawn.
+    pub polygons: Option<PolygonLayer<'a>>,
 }
 
 /// Zoom and pan of the view; `pan` is where the image's top-left corner sits, relative to the canvas.
@@ -72,6 +85,8 @@ pub struct Canvas {
     drag_start_in_image: Option<[f32; 2]>,
     drag_now_in_image: Option<[f32; 2]>,
     last_brush: Option<[f32; 2]>,
+    polygon_drag: Option<PolygonDrag>,
+    polygon_hover: Option<Hit>,
 }
 
 impl Default for Canvas {
@@ -85,6 +100,8 @@ impl Default for Canvas {
             drag_start_in_image: None,
             drag_now_in_image: None,
             last_brush: None,
+            polygon_drag: None,
+            polygon_hover: None,
         }
     }
 }
@@ -231,7 +248,20 @@ impl Canvas {
                     self.prompt_input(&response, modifiers, &inside, &clamp, &mut actions)
                 }
                 Tool::Brush | Tool::Eraser => self.brush_input(&response, &clamp, &mut actions),
+                Tool::Vertices => {
+                    if let Some(layer) = &layers.polygons {
+                        self.vertices_input(&response, layer, &clamp, press_origin, &mut actions);
+                    }
+                }
+                Tool::Polygon => {
+                    let draft = layers.polygons.as_ref().map_or(&[][..], |l| l.draft);
+                    self.draft_input(&response, draft, &inside, &mut actions);
+                }
             }
+        }
+        if layers.tool != Tool::Vertices {
+            self.polygon_drag = None;
+            self.polygon_hover = None;
         }
 
         self.paint(ui, layers, pointer_in_image);
@@ -373,6 +403,9 @@ impl Canvas {
                 Color32::from_rgb(230, 50, 50)
             };
             painter.circle(center, 5.0, fill, Stroke::new(1.5, Color32::WHITE));
+        }
+        if let Some(layer) = &layers.polygons {
+            self.paint_polygons(&painter, layer, pointer_in_image);
         }
         if matches!(layers.tool, Tool::Brush | Tool::Eraser)
             && let Some(p) = pointer_in_image

@@ -105,6 +105,11 @@ pub enum Command {
     ToggleTool(Tool),
     /// `[` / `]`: brush radius times this factor.
     ScaleBrush(f32),
+    /// V, Edit > Edit as polygon: the selected annotation (or the preview) as polygons to edit;
+    /// again: done.
+    EditPolygons,
+    /// The polygon panel's detail: the outline simplified again at this tolerance (image pixels).
+    PolygonDetail(f64),
     SelectCategory(CategoryId),
     /// 1-9: the category at this position in the list.
     SelectCategoryAt(usize),
@@ -123,7 +128,7 @@ pub const IMAGE_DONE: &str = "done";
 pub const IMAGE_EMPTY: &str = "no objects";
 
 /// Every key, for the shortcuts overlay (F1) and the README's key table.
-pub const SHORTCUTS: [(&str, &str); 27] = [
+pub const SHORTCUTS: [(&str, &str); 30] = [
     (
         "left click",
         "positive point (a click on a preview refines it)",
@@ -155,6 +160,18 @@ pub const SHORTCUTS: [(&str, &str); 27] = [
         "brush / eraser on the preview or the selected mask",
     ),
     ("[ ]", "brush smaller / larger"),
+    (
+        "V",
+        "edit the selected mask (or the preview) as polygons: drag vertices, click an edge to add one, right-click to delete; Enter: done",
+    ),
+    (
+        "P",
+        "polygon tool: click vertices; click the first one or Enter to finish",
+    ),
+    (
+        "Delete (polygon editing)",
+        "delete the vertex under the pointer",
+    ),
     ("1-9", "select a category"),
     ("D / A, arrow keys", "next / previous image"),
     ("Ctrl+D", "mark the image done"),
@@ -238,6 +255,8 @@ pub fn keymap(ctx: &egui::Context) -> Vec<Command> {
         (Key::B, Command::ToggleTool(Tool::Brush)),
         (Key::G, Command::SegmentEverything(None)),
         (Key::E, Command::ToggleTool(Tool::Eraser)),
+        (Key::V, Command::EditPolygons),
+        (Key::P, Command::ToggleTool(Tool::Polygon)),
         (Key::OpenBracket, Command::ScaleBrush(1.0 / 1.25)),
         (Key::CloseBracket, Command::ScaleBrush(1.25)),
     ];

@@ -341,6 +341,7 @@ impl SamApp {
         self.poll_worker(&ctx);
         self.closing(&ctx);
         self.title(&ctx);
+        self.sync_polygons();
 
         let mut commands = command::keymap(&ctx);
         if self.panels.dialog_open() {
@@ -417,6 +418,11 @@ impl SamApp {
                 .default_size(240.0)
                 .min_size(160.0)
                 .show(ui, |ui| {
+                    commands.extend(super::polygons::panel_ui(
+                        ui,
+                        &self.polygons,
+                        self.selection.tool,
+                    ));
                     let category = self.selection.category;
                     commands.extend(self.panels.categories.ui(ui, project, category));
                     ui.separator();
@@ -486,6 +492,11 @@ impl SamApp {
                 prompt_box: self.prompt.box_in_image(),
                 tool: self.selection.tool,
                 brush_radius: self.selection.brush_radius,
+                polygons: super::polygons::layer(
+                    &self.polygons,
+                    self.project.as_ref().map(|p| &p.dataset),
+                    &self.selection,
+                ),
             };
             let actions = self.canvas.ui(ui, &layers);
             commands.extend(actions.into_iter().map(Command::Canvas));

@@ -13,6 +13,7 @@ mod frame;
 mod images;
 mod overlay;
 mod panels;
+mod polygons;
 mod preview;
 mod prompt;
 mod proposals;
@@ -107,6 +108,8 @@ pub struct SamApp {
     /// Find's example boxes and model.
     find: find::FindState,
     canvas: Canvas,
+    /// Polygon editing (V) and drawing (P).
+    polygons: polygons::Polygons,
     selection: Selection,
     panels: Panels,
     status: Status,
@@ -134,6 +137,7 @@ impl SamApp {
             proposals: Proposals::default(),
             find: find::FindState::default(),
             canvas: Canvas::default(),
+            polygons: polygons::Polygons::default(),
             selection: Selection::default(),
             panels: Panels::default(),
             status: Status::default(),
@@ -318,6 +322,12 @@ impl SamApp {
     /// Leaves the image on screen: its unaccepted prompt (points, box, strokes, preview) is kept with
     /// it for when the user comes back.
     fn leave_image(&mut self) {
+        // A polygon being drawn is kept: finished as it is (three vertices or more).
+        if self.polygons.draft.len() >= 3 {
+            self.close_draft();
+        }
+        self.polygons.draft.clear();
+        self.polygons.edit = None;
         if self.prompt.has_work() {
             self.prompt.park();
             let parked = std::mem::take(&mut self.prompt);
@@ -410,6 +420,16 @@ impl SamApp {
     /// Size of the image on screen (after EXIF orientation), once it has loaded.
     pub fn shown_image_size(&self) -> Option<(u32, u32)> {
         self.images.view().map(|v| v.image.dimensions())
+    }
+
+    /// For tests and scripts: the polygons being edited (V), `[x, y]` in image pixels.
+    pub fn edited_polygons(&self) -> Option<&[Vec<[f32; 2]>]> {
+        self.polygons.edit.as_ref().map(|e| e.polygons.as_slice())
+    }
+
+    /// For tests and scripts: an accepted annotation's mask as the window shows it.
+    pub fn annotation_mask(&self, id: AnnotationId) -> Option<Mask> {
+        self.overlay.mask(id).cloned()
     }
 
     /// Whether the current image's embedding is ready.

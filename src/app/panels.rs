@@ -132,6 +132,10 @@ impl MenuBar {
                         commands.push(Command::Redo);
                     }
                     ui.separator();
+                    if ui.button("Edit as polygon  (V)").clicked() {
+                        commands.push(Command::EditPolygons);
+                    }
+                    ui.separator();
                     if ui.button("Mark image done  (Ctrl+D)").clicked() {
                         commands.push(Command::MarkImage(IMAGE_DONE));
                     }
@@ -192,12 +196,19 @@ impl MenuBar {
                     (Tool::Prompt, "SAM (click/box)"),
                     (Tool::Brush, "Brush (B)"),
                     (Tool::Eraser, "Eraser (E)"),
+                    (Tool::Polygon, "Polygon (P)"),
                 ] {
                     if ui.selectable_label(tool == choice, label).clicked() {
                         commands.push(Command::SetTool(choice));
                     }
                 }
-                if tool != Tool::Prompt {
+                if ui
+                    .selectable_label(tool == Tool::Vertices, "Edit vertices (V)")
+                    .clicked()
+                {
+                    commands.push(Command::EditPolygons);
+                }
+                if matches!(tool, Tool::Brush | Tool::Eraser) {
                     let diameter = state.brush_radius * 2.0;
                     ui.label(format!("diameter {diameter:.0} image px  ([ ] size)"));
                 }

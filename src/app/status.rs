@@ -205,6 +205,8 @@ impl StatusBar {
                     Tool::Prompt => "prompting",
                     Tool::Brush => "brush",
                     Tool::Eraser => "eraser",
+                    Tool::Polygon => "polygon tool",
+                    Tool::Vertices => "editing polygons",
                 };
                 ui.label(mode);
                 ui.label(format!(

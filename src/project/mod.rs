@@ -7,10 +7,12 @@ use std::time::{Duration, Instant};
 
 use crate::annotate::coco::{self, CocoError};
 use crate::annotate::dataset::{
-    Annotation, AnnotationId, CategoryId, Dataset, Edit, EditError, ImageId, file_name_in,
+    Annotation, AnnotationId, CategoryId, Dataset, Edit, EditError, ImageId, Segmentation,
+    file_name_in, measures,
 };
 use crate::annotate::lock::{DatasetLock, LockError};
 use crate::annotate::mask::Mask;
+use crate::annotate::rle::Rle;
 
 /// Why a dataset cannot be opened for writing, saved or given an annotation.
 #[derive(Debug, thiserror::Error)]
@@ -175,8 +177,28 @@ impl Project {
         category: CategoryId,
         mask: &Mask,
     ) -> Result<AnnotationId, ProjectError> {
+        let rle = Rle::from_mask(mask);
+        self.add_segmentation(
+            image,
+            size,
+            category,
+            Segmentation::CompressedRle(rle.clone()),
+            &rle,
+        )
+    }
+
+    /// Adds an annotation of `category` with `segmentation`, whose mask is `rle` (area and bbox
+    /// come from it), on the image file `image`, as `add_mask` does.
+    pub fn add_segmentation(
+        &mut self,
+        image: &Path,
+        size: (u32, u32),
+        category: CategoryId,
+        segmentation: Segmentation,
+        rle: &Rle,
+    ) -> Result<AnnotationId, ProjectError> {
         let file_name = self.file_name_for(image);
-        let actual = (mask.width(), mask.height());
+        let actual = (rle.width, rle.height);
         let image_id = self.dataset.ensure_image(&file_name, size.0, size.1)?;
         let listed = self
             .dataset
@@ -190,8 +212,17 @@ impl Project {
                 actual,
             });
         }
-        let annotation =
-            Annotation::from_mask(self.dataset.next_annotation_id(), image_id, category, mask);
+        let (area, bbox) = measures(rle);
+        let annotation = Annotation {
+            id: self.dataset.next_annotation_id(),
+            image_id,
+            category_id: category,
+            segmentation,
+            area,
+            bbox,
+            iscrowd: 0,
+            extra: serde_json::Map::new(),
+        };
         let id = annotation.id;
         self.dataset.apply(Edit::AddAnnotation(annotation))?;
         self.touched();

@@ -13,6 +13,8 @@ mod gui_day;
 #[cfg(feature = "gui")]
 mod gui_find;
 #[cfg(feature = "gui")]
+mod gui_polygons;
+#[cfg(feature = "gui")]
 mod gui_sam2;
 mod inputs;
 mod kill;
