@@ -107,10 +107,10 @@ impl std::fmt::Display for ExportSummary {
         if self.specks > 0 {
             write!(
                 f,
-                "; {} parts under {} px left out as specks ({} px)",
+                "; {} parts left out ({} px): under {} px, or (YOLO) smaller than the line that would join them",
                 self.specks,
-                super::polygon::SPECK_PX,
-                self.speck_pixels
+                self.speck_pixels,
+                super::polygon::SPECK_PX
             )?;
         }
         if self.empty > 0 {
