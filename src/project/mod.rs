@@ -12,6 +12,8 @@ use crate::annotate::dataset::{
 use crate::annotate::lock::{DatasetLock, LockError};
 use crate::annotate::mask::Mask;
 
+pub mod boxes;
+
 /// Why a dataset cannot be opened for writing, saved or given an annotation.
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
