@@ -1,6 +1,7 @@
 //! All integration tests in one binary (one link instead of seven), as ripgrep does.
 
 mod auto;
+mod boxes;
 mod cli;
 mod coco;
 mod common;
