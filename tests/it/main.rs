@@ -10,6 +10,8 @@ mod fuzz_regressions;
 #[cfg(feature = "gui")]
 mod gui;
 #[cfg(feature = "gui")]
+mod gui_boxes;
+#[cfg(feature = "gui")]
 mod gui_day;
 #[cfg(feature = "gui")]
 mod gui_find;
