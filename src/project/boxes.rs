@@ -108,9 +108,9 @@ pub struct Stored {
 }
 
 impl Stored {
-    /// "2 boxes converted to masks, 1 empty (kept as a box)", for the status bar.
+    /// "2 boxes converted to masks, 1 empty (kept as boxes)", for the status bar.
     pub fn summary(&self) -> String {
-        let mut text = format!("{} converted to masks", count(self.converted.len()));
+        let mut text = converted(self.converted.len());
         if !self.empty.is_empty() {
             text += &format!(", {} empty (kept as boxes)", self.empty.len());
         }
@@ -124,12 +124,12 @@ impl Stored {
     }
 }
 
-/// "1 box", "2 boxes".
-pub fn count(n: usize) -> String {
+/// "1 box converted to a mask", "2 boxes converted to masks".
+pub fn converted(n: usize) -> String {
     if n == 1 {
-        "1 box".into()
+        "1 box converted to a mask".into()
     } else {
-        format!("{n} boxes")
+        format!("{n} boxes converted to masks")
     }
 }
 

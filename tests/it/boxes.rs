@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use samlabel::annotate::coco;
 use samlabel::annotate::dataset::{Annotation, Dataset, Edit, Segmentation, measures};
 use samlabel::annotate::mask::Mask;
-use samlabel::project::boxes::count;
+use samlabel::project::boxes::converted;
 use serde_json::{Value, json};
 
 /// A COCO box `[x, y, w, h]` from a fixture case's `[x0, y0, x1, y1]`.
@@ -157,19 +157,19 @@ fn from_boxes_gives_each_box_the_official_mask_keeps_ids_and_resumes() {
         "--output leaves the input alone"
     );
 
-    let converted = coco::load(&out).unwrap();
+    let saved = coco::load(&out).unwrap();
     assert!(
-        converted.missing_images.is_empty(),
+        saved.missing_images.is_empty(),
         "names follow the output's folder"
     );
-    let converted = converted.dataset;
-    let ids: Vec<u64> = converted.annotations().iter().map(|a| a.id).collect();
+    let saved = saved.dataset;
+    let ids: Vec<u64> = saved.annotations().iter().map(|a| a.id).collect();
     assert_eq!(ids, [10, 12, 11, 30], "ids and order kept");
     for (id, case) in [(10, "coffee_box"), (11, "camera_gray_box")] {
         let before = dataset.annotation(id).unwrap();
-        let after = converted.annotation(id).unwrap();
+        let after = saved.annotation(id).unwrap();
         assert!(matches!(after.segmentation, Segmentation::CompressedRle(_)));
-        let got = mask_of(&converted, after);
+        let got = mask_of(&saved, after);
         let iou = got.iou(&case_named(case, &cases).expected_mask());
         println!("{case}: IoU {iou:.5} with SamPredictor's mask");
         assert!(iou >= 0.999, "{case}: IoU {iou}");
@@ -187,10 +187,10 @@ fn from_boxes_gives_each_box_the_official_mask_keeps_ids_and_resumes() {
         );
     }
     assert!(
-        converted.annotation(12).unwrap().is_box_only(),
+        saved.annotation(12).unwrap().is_box_only(),
         "a box of no width stays"
     );
-    assert_eq!(converted.annotation(30), Some(&masked));
+    assert_eq!(saved.annotation(30), Some(&masked));
 
     // Again: nothing left to convert, nothing changes.
     let before = std::fs::read(&out).unwrap();
@@ -205,10 +205,10 @@ fn from_boxes_gives_each_box_the_official_mask_keeps_ids_and_resumes() {
     dataset.apply(Edit::AddAnnotation(added)).unwrap();
     coco::save(&dataset, &out).unwrap();
     let third = run_ok(&mut from_boxes(&dir, &out, &model, &[]));
-    assert!(third.contains("1 box converted to masks"), "{third}");
+    assert!(third.contains("1 box converted to a mask"), "{third}");
     let last = coco::load(&out).unwrap().dataset;
     assert!(!last.annotation(40).unwrap().is_box_only());
-    assert_eq!(last.annotation(10), converted.annotation(10));
+    assert_eq!(last.annotation(10), saved.annotation(10));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -327,7 +327,7 @@ fn a_killed_run_keeps_what_it_saved_and_the_next_run_finishes_the_rest() {
         .unwrap();
     // Killed once the first image's masks are saved (on a fast machine the run may be over by then).
     let start = Instant::now();
-    let converted = |path: &Path| {
+    let masks_in = |path: &Path| {
         coco::load(path)
             .map(|d| {
                 d.dataset
@@ -338,7 +338,7 @@ fn a_killed_run_keeps_what_it_saved_and_the_next_run_finishes_the_rest() {
             })
             .unwrap_or(0)
     };
-    while converted(&out) == 0 && start.elapsed() < Duration::from_secs(60) {
+    while masks_in(&out) == 0 && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap();
@@ -355,10 +355,7 @@ fn a_killed_run_keeps_what_it_saved_and_the_next_run_finishes_the_rest() {
     assert!(kept >= 2 && kept.is_multiple_of(2), "whole images: {kept}");
 
     let rest = run_ok(&mut from_boxes(&dir, &out, &model, &[]));
-    assert!(
-        rest.contains(&format!("{} converted", count(8 - kept))),
-        "{rest}"
-    );
+    assert!(rest.contains(&converted(8 - kept)), "{rest}");
     let whole = dir.join("whole.json");
     run_ok(&mut from_boxes(
         &dir,

@@ -14,7 +14,7 @@ use samlabel::annotate::dataset::{Dataset, Edit, ImageEntry};
 use samlabel::imageio::natural_cmp;
 use samlabel::project::Project;
 use samlabel::project::boxes::{
-    BoxJob, BoxMask, boxes_by_image, count, masks_from_boxes, store_masks,
+    BoxJob, BoxMask, boxes_by_image, converted, masks_from_boxes, store_masks,
 };
 use samlabel::sam::cache::{EmbeddingCache, encode_cached};
 use samlabel::sam::hub;
@@ -124,11 +124,11 @@ pub fn run(args: &AutoArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", written.display()))?;
     }
     println!(
-        "{} images (shard {k}/{n}): {} converted to masks, {empty} empty and {invalid} unusable \
+        "{} images (shard {k}/{n}): {}, {empty} empty and {invalid} unusable \
          as a prompt (kept as boxes); {} images segmented, {} without boxes to convert, {} failed; \
          written to {}",
         mine.len(),
-        count(tally.found),
+        converted(tally.found),
         tally.labelled,
         tally.skipped,
         tally.failed,
