@@ -37,6 +37,16 @@ impl SamApp {
             return;
         }
         let dataset = &project.dataset;
+        let listed = dataset.image(image_id).map(|i| (i.width, i.height));
+        let (w, h) = view.image.dimensions();
+        if listed != Some((w, h)) {
+            let text = format!(
+                "masks from boxes: the image is {w}x{h}, but the dataset lists it as {}: the masks \
+                 would not line up",
+                listed.map_or("?".into(), |(lw, lh)| format!("{lw}x{lh}"))
+            );
+            return self.notify(MessageLevel::Error, text);
+        }
         let selected = self
             .selection
             .annotation
