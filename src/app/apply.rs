@@ -427,6 +427,7 @@ impl SamApp {
                 positive,
             } => self.find_example(box_in_image, positive),
             Command::ClearFindExamples => self.find.examples.clear(),
+            Command::MasksFromBoxes => self.masks_from_boxes(),
             Command::FindThreshold(threshold) => self.find_threshold(threshold),
             Command::CycleCandidate { forward } => self.prompt.cycle_candidate(forward),
             Command::SelectImage(i) => self.select_image(i),
@@ -573,6 +574,12 @@ fn describe(dataset: &Dataset, edit: &Edit, undo: bool) -> String {
         Edit::SetImageExtra { .. } => "mark image".to_string(),
         Edit::AddImage(_) | Edit::InsertImage { .. } => format!("{added} image"),
         Edit::RemoveImage(_) => format!("{removed} image"),
+        Edit::Batch(edits) if edits.iter().all(|e| matches!(e, Edit::SetMask { .. })) => {
+            match edits.as_slice() {
+                [Edit::SetMask { id, .. }] => format!("mask of {}", annotation(*id)),
+                _ => format!("masks of {} annotations", edits.len()),
+            }
+        }
         Edit::Batch(edits) => edits
             .first()
             .map_or_else(|| "change".to_string(), |e| describe(dataset, e, undo)),

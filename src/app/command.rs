@@ -82,6 +82,9 @@ pub enum Command {
     },
     /// Forget the example boxes.
     ClearFindExamples,
+    /// SAM > Masks from boxes: SAM's mask for each box-only annotation of the image (or the
+    /// selected one), stored into them as one undo step.
+    MasksFromBoxes,
     /// The Find panel's "min score": instances scoring above it are proposed (Find runs again).
     FindThreshold(f32),
     /// Ctrl+D / Ctrl+E: mark the image "done" / "no objects" (again: unmark).

@@ -138,6 +138,8 @@ impl SamApp {
                 Response::FindModelFailed(message) => {
                     self.notify(MessageLevel::Error, message);
                 }
+                Response::BoxMasks { path, masks } => self.box_masks_arrived(path, masks),
+                Response::BoxMasksFailed { path, message } => self.box_masks_failed(path, message),
                 Response::ModelSwitchFailed(message) => {
                     self.notify(
                         MessageLevel::Error,
@@ -500,6 +502,8 @@ impl SamApp {
             };
             let actions = self.canvas.ui(ui, &layers);
             commands.extend(actions.into_iter().map(Command::Canvas));
+            let dataset = &project.dataset;
+            super::boxes::paint(ui, &self.canvas, dataset, image_id, &self.selection);
             if let Some(warning) = &view.warning {
                 // Persistent while the image shows: its lower part is not the real picture.
                 let at = self.canvas.rect().left_bottom() + egui::vec2(8.0, -28.0);

@@ -4,6 +4,7 @@
 //! run SAM and make masks; `crate::project` holds the dataset file.
 
 mod apply;
+mod boxes;
 mod canvas;
 mod command;
 mod dialogs;
@@ -107,6 +108,8 @@ pub struct SamApp {
     proposals: Proposals,
     /// Find's example boxes and model.
     find: find::FindState,
+    /// Masks from boxes on its way.
+    boxes: boxes::BoxMasks,
     canvas: Canvas,
     /// Polygon editing (V) and drawing (P).
     polygons: polygons::Polygons,
@@ -136,6 +139,7 @@ impl SamApp {
             overlay: Overlay::default(),
             proposals: Proposals::default(),
             find: find::FindState::default(),
+            boxes: boxes::BoxMasks::default(),
             canvas: Canvas::default(),
             polygons: polygons::Polygons::default(),
             selection: Selection::default(),
@@ -356,6 +360,7 @@ impl SamApp {
         };
         dataset
             .annotations_of(image_id)
+            .filter(|a| !a.is_box_only())
             .map(|a| a.segmentation.to_rle(image.height, image.width).to_mask())
             .collect()
     }

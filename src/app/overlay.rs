@@ -72,6 +72,7 @@ impl Overlay {
             .filter(|a| self.masks.get(&a.id).is_some_and(|(m, _)| m.get(x, y)))
             .map(|a| a.id)
             .last()
+            .or_else(|| super::boxes::box_at(dataset, image_id, selection, point_in_image))
     }
 
     /// Rebuilds the decoded masks and the texture when what they show changed.
@@ -108,7 +109,8 @@ impl Overlay {
             let brushing = selection.brush_target.as_ref().map(|(id, _)| *id);
             // The mask being brushed is newer than the dataset's until the stroke ends.
             self.masks.retain(|id, _| Some(*id) == brushing);
-            for ann in &annotations {
+            // A box-only annotation has no mask to decode (the canvas outlines its box).
+            for ann in annotations.iter().filter(|a| !a.is_box_only()) {
                 if Some(ann.id) != brushing {
                     let mask = ann.segmentation.to_rle(h, w).to_mask();
                     let bbox = mask.bbox();

@@ -180,6 +180,13 @@ impl MenuBar {
                     if ui.button("Find by name (SAM 3)...  (Ctrl+F)").clicked() {
                         commands.push(Command::ToggleFind);
                     }
+                    if ui
+                        .button("Masks from boxes")
+                        .on_hover_text("SAM's mask for each box without one (or the selected box)")
+                        .clicked()
+                    {
+                        commands.push(Command::MasksFromBoxes);
+                    }
                 });
                 ui.menu_button("Model", |ui| {
                     if ui.button("Choose model...").clicked() {

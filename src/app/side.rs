@@ -216,10 +216,12 @@ impl InstancePanel {
                             commands.push(Command::ToggleHidden(id));
                         }
                         let selected = selection.annotation == Some(id);
-                        if ui
-                            .selectable_label(selected, format!("#{id}  {area} px"))
-                            .clicked()
-                        {
+                        let text = if ann.is_box_only() {
+                            super::boxes::list_label(ann)
+                        } else {
+                            format!("#{id}  {area} px")
+                        };
+                        if ui.selectable_label(selected, text).clicked() {
                             commands.push(Command::SelectAnnotation((!selected).then_some(id)));
                         }
                         let current = categories

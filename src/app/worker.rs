@@ -16,12 +16,13 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
+mod boxes;
 mod find;
 mod memory;
 mod messages;
 use find::FindRequest;
 use memory::{Budget, MemoryCache};
-pub use messages::{FindJob, FoundPhrase, RenderJob, RenderTarget, Request, Response};
+pub use messages::{BoxMaskJob, FindJob, FoundPhrase, RenderJob, RenderTarget, Request, Response};
 
 use crate::imageio;
 use crate::sam::cache::{EmbeddingCache, encode_cached};
@@ -99,6 +100,7 @@ enum Job {
     Render(RenderJob),
     UseModel(ModelSource),
     Everything(PathBuf, Arc<RgbImage>, EverythingOptions),
+    BoxMasks(BoxMaskJob),
 }
 
 struct DecodeJob {
@@ -220,6 +222,10 @@ impl Worker {
             Request::UseFindModel(dir) => {
                 let _ = self.finds.send(FindRequest::UseDir(dir));
             }
+            Request::BoxMasks(job) => {
+                self.background.cancel_unless(|p| *p == job.path);
+                let _ = self.requests.send(Job::BoxMasks(job));
+            }
             Request::CancelEverything => {
                 if let Some(token) = self.background.everything.get() {
                     token.cancel();
@@ -289,6 +295,7 @@ struct Pending {
     prefetch: VecDeque<PathBuf>,
     decode: Option<DecodeJob>,
     renders: VecDeque<RenderJob>,
+    boxes: VecDeque<BoxMaskJob>,
 }
 
 impl Pending {
@@ -299,6 +306,7 @@ impl Pending {
             Job::Encode(path, image) => self.encode = Some((path, image)),
             Job::Prefetch(paths) => self.prefetch = paths.into(),
             Job::Decode(decode) => self.decode = Some(decode),
+            Job::BoxMasks(job) => self.boxes.push_back(job),
             Job::Render(render) => {
                 // Only the newest view of the zoomed-in detail counts.
                 if matches!(render.target, RenderTarget::Region(..)) {
@@ -317,6 +325,7 @@ impl Pending {
             || self.encode.is_some()
             || self.decode.is_some()
             || !self.renders.is_empty()
+            || !self.boxes.is_empty()
     }
 }
 
@@ -473,6 +482,13 @@ fn run(
                     &notify,
                 );
             }
+            continue;
+        }
+
+        // 2c. Masks from the boxes of an image the user has open.
+        if let Some(job) = pending.boxes.pop_front() {
+            quiet_from = Instant::now() + PREFETCH_QUIET;
+            boxes::masks(model.as_mut(), job, (&mut cache, disk.as_ref()), &notify);
             continue;
         }
 

@@ -2,7 +2,8 @@
 //! automatic mask generator) or every instance of named things (SAM 3) in images and folders
 //! (recursively), into a COCO file through the same project layer as the window: locked, saved
 //! atomically, resumable (images already done in this mode are skipped unless `--redo`), and
-//! splittable over machines with `--shard K/N`.
+//! splittable over machines with `--shard K/N`. `samlabel auto DATASET.json --from-boxes` gives each
+//! box-only annotation of a dataset SAM's mask for its box (see `boxes`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use samlabel::annotate::dataset::{Annotation, Edit, ImageId, Segmentation, measures};
+use samlabel::annotate::dataset::{Annotation, Dataset, Edit, ImageId, Segmentation, measures};
 use samlabel::imageio::{self, has_image_extension, natural_cmp};
 use samlabel::project::Project;
 use samlabel::sam::cache::{EmbeddingCache, encode_cached};
@@ -28,19 +29,31 @@ pub const AUTO_KEY: &str = "samlabel_auto";
 const SOURCE_KEY: &str = "samlabel_source";
 /// The segment-everything mode (the text mode is `text: PHRASE, ...`).
 const EVERYTHING: &str = "everything";
-/// Save at least this often during a long run (a killed run loses no more than this).
+/// Save at least this often during a long run (a killed run loses no more than this); while saving
+/// is quick, after every image.
 const SAVE_EVERY: Duration = Duration::from_secs(20);
+
+mod boxes;
 
 #[derive(Debug, Args)]
 pub struct AutoArgs {
-    /// Images and folders of images (folders are searched recursively).
+    /// Images and folders of images (folders are searched recursively); with --from-boxes, the
+    /// COCO file whose boxes become masks.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
     /// Propose every object: SAM's automatic mask generator (a grid of single-point prompts).
-    #[arg(long, required_unless_present = "text", conflicts_with = "text")]
+    #[arg(long, required_unless_present_any = ["text", "from_boxes"], conflicts_with_all = ["text", "from_boxes"])]
     everything: bool,
+    /// Give each box-only annotation (a detection: a bbox, no segmentation) of the dataset SAM's mask
+    /// for its box, keeping its id, category and other keys. Images without boxes left are skipped.
+    #[arg(long, conflicts_with_all = ["text", "coco", "category", "redo"])]
+    from_boxes: bool,
+    /// With --from-boxes: write the dataset (the shard's images) here instead of changing it in place;
+    /// when this file exists, the run continues in it.
+    #[arg(long, value_name = "OUT.json", conflicts_with_all = ["everything", "text", "coco"])]
+    output: Option<PathBuf>,
     /// Find every instance of these comma-separated phrases with a SAM 3 model, each phrase
     /// into a category of its name (e.g. `--text "car,person"`).
     #[arg(long, value_name = "PHRASES")]
@@ -68,8 +81,8 @@ pub struct AutoArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     crop_layers: usize,
     /// The COCO file to add the proposals to (created if missing).
-    #[arg(long, value_name = "OUT.json")]
-    coco: PathBuf,
+    #[arg(long, value_name = "OUT.json", required_unless_present = "from_boxes")]
+    coco: Option<PathBuf>,
     /// Category of the proposals of --everything (created if missing).
     #[arg(
         long,
@@ -117,15 +130,23 @@ fn walk(dir: &Path, images: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 pub fn run(args: AutoArgs) -> anyhow::Result<()> {
+    if args.from_boxes {
+        return boxes::run(&args);
+    }
+    let coco = args
+        .coco
+        .as_deref()
+        .context("--coco OUT.json says where the annotations go")?;
     if let Some(text) = &args.text {
-        return run_text(&args, &split_phrases(text));
+        return run_text(&args, &split_phrases(text), coco);
     }
     let images = collect_images(&args.paths)?;
     let (k, n) = args.shard.unwrap_or((1, 1));
     let mine = shard_of(images, (k, n));
 
     // The dataset before the slow part: a busy or broken file is reported at once.
-    let mut project = super::open_for_writing(&args.coco)?;
+    let mut project = super::open_for_writing(coco)?;
+    let mine = items(&project, mine);
     let category = project.dataset.ensure_category(&args.category)?;
     let mut model = args.model.load()?;
     let mut options = EverythingOptions::official(model.interface.family);
@@ -142,9 +163,12 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
     let tally = label_images(
         &mut project,
         &mine,
-        EVERYTHING,
-        args.redo,
-        |path, image| {
+        Resume::Marked {
+            mode: EVERYTHING,
+            redo: args.redo,
+        },
+        |item, image| {
+            let path = &item.path;
             let (embedding, _) = encode_cached(&mut model, image, path, Some(&cache), None)?;
             Ok(model.segment_everything(image, &options, Some(&embedding), None, &mut |_| {})?)
         },
@@ -162,7 +186,7 @@ pub fn run(args: AutoArgs) -> anyhow::Result<()> {
         tally.found,
         tally.skipped,
         tally.failed,
-        args.coco.display()
+        coco.display()
     );
     Ok(())
 }
@@ -177,55 +201,93 @@ struct Tally {
     found: usize,
 }
 
-/// The loop both modes share: for each image not yet labelled in `mode` (or all with `redo`),
-/// `label` computes what to add (the slow part) and `store` puts it on the image entry, returning
-/// how many annotations it made; the image is then marked as done in `mode`. A failing image is
-/// reported and skipped; the dataset is saved every [`SAVE_EVERY`] and at the end.
+/// One image of a run: its file, and its name in the dataset.
+struct Item {
+    path: PathBuf,
+    file_name: String,
+}
+
+/// The images as the dataset names them.
+fn items(project: &Project, paths: Vec<PathBuf>) -> Vec<Item> {
+    paths
+        .into_iter()
+        .map(|path| Item {
+            file_name: project.file_name_for(&path),
+            path,
+        })
+        .collect()
+}
+
+/// Which images a run skips.
+enum Resume<'a> {
+    /// Those marked done in `mode` (unless `redo`); the run marks each image it labels.
+    Marked { mode: &'a str, redo: bool },
+    /// Those for which this says there is nothing to do (nothing is marked).
+    Pending(&'a dyn Fn(&str) -> bool),
+}
+
+impl Resume<'_> {
+    fn skips(&self, dataset: &Dataset, file_name: &str) -> bool {
+        match self {
+            Self::Marked { mode, redo } => {
+                !redo
+                    && dataset
+                        .image_by_file(file_name)
+                        .is_some_and(|i| i.extra.get(AUTO_KEY) == Some(&Value::from(*mode)))
+            }
+            Self::Pending(pending) => !pending(file_name),
+        }
+    }
+}
+
+/// The loop every mode shares: for each image that `resume` does not skip, `label` computes what to
+/// add (the slow part) and `store` puts it on the image entry, returning how many annotations it
+/// made; the image is then marked as done if the mode marks. A failing image is reported and
+/// skipped; the dataset is saved after every image while saving is quick next to labelling (a
+/// killed run then loses only the image in progress), at least every [`SAVE_EVERY`], and at the end.
 fn label_images<T>(
     project: &mut Project,
-    images: &[PathBuf],
-    mode: &str,
-    redo: bool,
-    mut label: impl FnMut(&Path, &image::RgbImage) -> anyhow::Result<T>,
+    images: &[Item],
+    resume: Resume<'_>,
+    mut label: impl FnMut(&Item, &image::RgbImage) -> anyhow::Result<T>,
     mut store: impl FnMut(&mut Project, ImageId, T) -> anyhow::Result<usize>,
 ) -> anyhow::Result<Tally> {
     let bar = progress_bar(images.len());
     let mut tally = Tally::default();
-    let mut last_save = Instant::now();
-    for path in images {
-        let file_name = project.file_name_for(path);
+    let (mut last_save, mut save_took) = (Instant::now(), Duration::ZERO);
+    for item in images {
+        let file_name = &item.file_name;
         bar.set_message(file_name.clone());
-        let done_before = project
-            .dataset
-            .image_by_file(&file_name)
-            .is_some_and(|i| i.extra.get(AUTO_KEY) == Some(&Value::from(mode)));
-        if done_before && !redo {
+        if resume.skips(&project.dataset, file_name) {
             tally.skipped += 1;
             bar.inc(1);
             continue;
         }
-        let result = imageio::load_rgb(path)
+        let result = imageio::load_rgb(&item.path)
             .map_err(anyhow::Error::from)
-            .and_then(|image| Ok((image.dimensions(), label(path, &image)?)));
+            .and_then(|image| Ok((image.dimensions(), label(item, &image)?)));
         match result {
             Ok((size, found)) => {
-                let image_id = project.list_image(&file_name, size)?;
+                let image_id = project.list_image(file_name, size)?;
                 tally.found += store(project, image_id, found)?;
-                project.apply(Edit::SetImageExtra {
-                    id: image_id,
-                    key: AUTO_KEY.into(),
-                    value: Some(Value::from(mode)),
-                })?;
+                if let Resume::Marked { mode, .. } = resume {
+                    project.apply(Edit::SetImageExtra {
+                        id: image_id,
+                        key: AUTO_KEY.into(),
+                        value: Some(Value::from(mode)),
+                    })?;
+                }
                 tally.labelled += 1;
             }
             Err(err) => {
                 tally.failed += 1;
-                bar.suspend(|| eprintln!("warning: {}: {err:#}", path.display()));
+                bar.suspend(|| eprintln!("warning: {}: {err:#}", item.path.display()));
             }
         }
-        if last_save.elapsed() >= SAVE_EVERY {
+        if last_save.elapsed() >= SAVE_EVERY.min(save_took * 10) {
+            let start = Instant::now();
             project.save()?;
-            last_save = Instant::now();
+            (last_save, save_took) = (Instant::now(), start.elapsed());
         }
         bar.inc(1);
     }
@@ -279,7 +341,7 @@ fn replace_proposals(
 }
 
 /// `--text`: every instance of each phrase, with a SAM 3 model.
-fn run_text(args: &AutoArgs, phrases: &[String]) -> anyhow::Result<()> {
+fn run_text(args: &AutoArgs, phrases: &[String], coco: &Path) -> anyhow::Result<()> {
     if phrases.is_empty() {
         anyhow::bail!(
             "--text has no phrase: give comma-separated phrases, e.g. --text \"car,person\""
@@ -289,7 +351,8 @@ fn run_text(args: &AutoArgs, phrases: &[String]) -> anyhow::Result<()> {
     let images = collect_images(&args.paths)?;
     let (k, n) = args.shard.unwrap_or((1, 1));
     let mine = shard_of(images, (k, n));
-    let mut project = super::open_for_writing(&args.coco)?;
+    let mut project = super::open_for_writing(coco)?;
+    let mine = items(&project, mine);
     let categories = phrases
         .iter()
         .map(|p| project.dataset.ensure_category(p))
@@ -299,8 +362,10 @@ fn run_text(args: &AutoArgs, phrases: &[String]) -> anyhow::Result<()> {
     let tally = label_images(
         &mut project,
         &mine,
-        &mode,
-        args.redo,
+        Resume::Marked {
+            mode: &mode,
+            redo: args.redo,
+        },
         |_, image| {
             let features = model.encode(image)?;
             phrases
@@ -332,7 +397,7 @@ fn run_text(args: &AutoArgs, phrases: &[String]) -> anyhow::Result<()> {
         phrases.join(", "),
         tally.skipped,
         tally.failed,
-        args.coco.display()
+        coco.display()
     );
     Ok(())
 }

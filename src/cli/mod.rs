@@ -49,7 +49,8 @@ enum Command {
     Embed(embed::EmbedArgs),
     /// Export a COCO dataset as COCO (RLE or polygons), YOLO segmentation labels or PNG masks.
     Export(export::ExportArgs),
-    /// Label images and folders automatically into a COCO file (`--everything`: every object).
+    /// Label images and folders automatically into a COCO file (`--everything`: every object), or
+    /// give a dataset's boxes SAM's masks (`--from-boxes`).
     Auto(auto::AutoArgs),
     /// Merge COCO files into one (images matched by file, categories by name).
     Merge(merge::MergeArgs),

@@ -14,6 +14,8 @@ use crate::annotate::lock::{DatasetLock, LockError};
 use crate::annotate::mask::Mask;
 use crate::annotate::rle::Rle;
 
+pub mod boxes;
+
 /// Why a dataset cannot be opened for writing, saved or given an annotation.
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {

@@ -293,11 +293,20 @@ fn malformed_files_name_the_json_path() {
             serde_json::json!(["a", 2, 3, 4, 5, 6])),
         at
     );
-    let at = format!("annotations[{poly_idx}].segmentation");
+    // No polygon at all is a box-only annotation (a detection), as long as it has a box.
     assert_eq!(
         error_path(|d| d["annotations"][poly_idx]["segmentation"] = serde_json::json!([])),
-        at
+        "<accepted>"
     );
+    assert_eq!(
+        error_path(|d| {
+            let annotation = &mut d["annotations"][poly_idx];
+            annotation["segmentation"] = serde_json::json!([]);
+            annotation.as_object_mut().unwrap().shift_remove("bbox");
+        }),
+        format!("annotations[{poly_idx}].bbox")
+    );
+    let at = format!("annotations[{poly_idx}].segmentation");
     assert_eq!(
         error_path(|d| d["annotations"][poly_idx]["segmentation"] = Value::from("x")),
         at

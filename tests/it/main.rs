@@ -1,6 +1,7 @@
 //! All integration tests in one binary (one link instead of seven), as ripgrep does.
 
 mod auto;
+mod boxes;
 mod cli;
 mod coco;
 mod common;
@@ -8,6 +9,8 @@ mod everything;
 mod fuzz_regressions;
 #[cfg(feature = "gui")]
 mod gui;
+#[cfg(feature = "gui")]
+mod gui_boxes;
 #[cfg(feature = "gui")]
 mod gui_day;
 #[cfg(feature = "gui")]

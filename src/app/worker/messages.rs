@@ -6,6 +6,7 @@ use std::sync::Arc;
 use image::RgbImage;
 
 use crate::annotate::mask::Mask;
+use crate::project::boxes::{BoxJob, BoxMask};
 use crate::sam::concept::{ExampleBox, Instance};
 use crate::sam::everything::{EverythingOptions, Proposal};
 use crate::sam::hub::ModelSource;
@@ -45,6 +46,16 @@ pub enum Request {
     Find(FindJob),
     /// Use the SAM 3 model in this folder for Find from now on.
     UseFindModel(PathBuf),
+    /// SAM's mask for each box of an image on screen (its embedding is made first if needed).
+    BoxMasks(BoxMaskJob),
+}
+
+/// The box-only annotations of an image on screen, to give masks.
+#[derive(Debug)]
+pub struct BoxMaskJob {
+    pub path: PathBuf,
+    pub image: Arc<RgbImage>,
+    pub boxes: Vec<BoxJob>,
 }
 
 /// One Find on an image on screen.
@@ -196,4 +207,13 @@ pub enum Response {
         dir: PathBuf,
     },
     FindModelFailed(String),
+    /// The masks of a `Request::BoxMasks`, in its order.
+    BoxMasks {
+        path: PathBuf,
+        masks: Vec<(BoxJob, BoxMask)>,
+    },
+    BoxMasksFailed {
+        path: PathBuf,
+        message: String,
+    },
 }
