@@ -1,4 +1,5 @@
 use super::*;
+use crate::annotate::mask::Mask;
 
 fn dataset_with_one_annotation() -> (Dataset, AnnotationId) {
     let mut ds = Dataset::new();
