@@ -261,8 +261,9 @@ fn create_parent(path: &Path) -> Result<(), ExportError> {
     Ok(())
 }
 
-/// YOLO segmentation: `out/images/...` (links to the images), `out/labels/....txt` with one line per
-/// annotation (`class x1 y1 x2 y2 ...`, normalized; several parts joined into one outline), and
+/// YOLO segmentation: `out/images/...` (links to the images), their labels where Ultralytics looks
+/// ([`yolo_label_path`]: `out/labels/....txt`, or for an image in a folder named `images`, that
+/// folder's `labels`) with one line per annotation (`class x1 y1 x2 y2 ...`, normalized; several parts joined into one outline), and
 /// `out/data.yaml`. Class indices follow the order of the categories.
 pub fn yolo_seg(
     dataset: &Dataset,
@@ -274,7 +275,9 @@ pub fn yolo_seg(
         ..Default::default()
     };
     for image in dataset.images() {
-        let label_path = sibling(&out.join("labels"), image, ".txt");
+        let dst = sibling(&out.join("images"), image, "");
+        let dst = dst.with_extension(Path::new(&image.file_name).extension().unwrap_or_default());
+        let label_path = yolo_label_path(&dst);
         create_parent(&label_path)?;
         let mut lines = String::new();
         for ann in dataset.annotations_of(image.id) {
@@ -307,8 +310,6 @@ pub fn yolo_seg(
         }
         std::fs::write(&label_path, lines).map_err(write_error(&label_path))?;
 
-        let dst = sibling(&out.join("images"), image, "");
-        let dst = dst.with_extension(Path::new(&image.file_name).extension().unwrap_or_default());
         create_parent(&dst)?;
         link_image(&dataset_root.join(&image.file_name), &dst)?;
     }
@@ -325,6 +326,31 @@ pub fn yolo_seg(
     let yaml_path = out.join("data.yaml");
     std::fs::write(&yaml_path, yaml).map_err(write_error(&yaml_path))?;
     Ok(summary)
+}
+
+/// Where Ultralytics looks for the labels of the image at `image` (`img2label_paths`): in its absolute
+/// path, the last folder named `images` becomes `labels` and the extension `.txt`; with no such
+/// folder, the `.txt` beside the image.
+pub fn yolo_label_path(image: &Path) -> PathBuf {
+    let image = std::path::absolute(image).unwrap_or_else(|_| image.to_path_buf());
+    let parts: Vec<std::path::Component> = image.components().collect();
+    let folders = parts.len().saturating_sub(1);
+    let swap = parts[..folders]
+        .iter()
+        .rposition(|c| c.as_os_str() == "images");
+    let mut label: PathBuf = parts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if Some(i) == swap {
+                std::ffi::OsStr::new("labels")
+            } else {
+                c.as_os_str()
+            }
+        })
+        .collect();
+    label.set_extension("txt");
+    label
 }
 
 /// Puts the image `src` at `dst` (a hard link, else a copy) unless it is there or missing.
