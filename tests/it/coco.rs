@@ -294,9 +294,20 @@ fn malformed_files_name_the_json_path() {
         at
     );
     let at = format!("annotations[{poly_idx}].segmentation");
+    // No polygon at all is a box-only annotation, which needs its bbox.
     assert_eq!(
         error_path(|d| d["annotations"][poly_idx]["segmentation"] = serde_json::json!([])),
-        at
+        "<accepted>"
+    );
+    assert_eq!(
+        error_path(|d| {
+            d["annotations"][poly_idx]["segmentation"] = serde_json::json!([]);
+            d["annotations"][poly_idx]
+                .as_object_mut()
+                .unwrap()
+                .shift_remove("bbox");
+        }),
+        format!("annotations[{poly_idx}].bbox")
     );
     assert_eq!(
         error_path(|d| d["annotations"][poly_idx]["segmentation"] = Value::from("x")),
