@@ -14,6 +14,8 @@ mod gui_day;
 mod gui_find;
 #[cfg(feature = "gui")]
 mod gui_sam2;
+mod import;
+mod import_roundtrip;
 mod inputs;
 mod kill;
 mod pipeline;
