@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::coco::{self, CocoError, SegmentationFormat};
-use super::dataset::{Dataset, ImageEntry};
+use super::dataset::{Annotation, Dataset, ImageEntry, Segmentation, json_number, polygons_f64};
 use super::polygon::{PolygonResult, polygons_from_rle};
 use super::rle::Rle;
 
@@ -48,6 +48,11 @@ pub struct ExportSummary {
     /// YOLO only: parts under `polygon::SPECK_PX` pixels left out, and their pixels.
     pub specks: usize,
     pub speck_pixels: u64,
+    /// Box-only annotations (no mask) written as boxes: COCO's `[]` with the bbox, labelme's
+    /// `rectangle`.
+    pub boxes: usize,
+    /// Box-only annotations left out: YOLO segmentation labels and PNG masks need a mask.
+    pub boxes_skipped: usize,
 }
 
 impl ExportSummary {
@@ -116,11 +121,21 @@ impl std::fmt::Display for ExportSummary {
         if self.empty > 0 {
             write!(f, "; {} empty masks skipped", self.empty)?;
         }
+        if self.boxes > 0 {
+            write!(f, "; {} box-only annotations as boxes", self.boxes)?;
+        }
+        if self.boxes_skipped > 0 {
+            write!(
+                f,
+                "; {} box-only annotations have no mask, so are not in the export",
+                self.boxes_skipped
+            )?;
+        }
         Ok(())
     }
 }
 
-fn rle_of(dataset: &Dataset, ann: &super::dataset::Annotation) -> Rle {
+fn rle_of(dataset: &Dataset, ann: &Annotation) -> Rle {
     let (h, w) = dataset
         .image(ann.image_id)
         .map_or((0, 0), |i| (i.height, i.width));
@@ -192,17 +207,24 @@ pub fn export_to(
     }
 }
 
-/// COCO JSON with every segmentation as compressed RLE.
+/// COCO JSON with every segmentation as compressed RLE (box-only annotations as `[]` and their box).
 pub fn coco_rle(dataset: &Dataset, path: &Path) -> Result<ExportSummary, ExportError> {
     coco::write_json_atomic(&coco::to_value(dataset, SegmentationFormat::Rle), path)?;
     Ok(ExportSummary {
         images: dataset.images().len(),
         annotations: dataset.annotations().len(),
+        boxes: dataset
+            .annotations()
+            .iter()
+            .filter(|a| a.is_box_only())
+            .count(),
         ..Default::default()
     })
 }
 
-/// COCO JSON with polygons where they reproduce the mask, RLE elsewhere.
+/// COCO JSON with polygons: an annotation that is polygons (imported, or loaded so) keeps them
+/// unchanged, a mask becomes polygons where they reproduce it and stays RLE elsewhere; box-only
+/// annotations stay `[]` with their box.
 pub fn coco_polygons(dataset: &Dataset, path: &Path) -> Result<ExportSummary, ExportError> {
     let mut summary = ExportSummary {
         images: dataset.images().len(),
@@ -214,6 +236,15 @@ pub fn coco_polygons(dataset: &Dataset, path: &Path) -> Result<ExportSummary, Ex
         .annotations()
         .iter()
         .map(|ann| {
+            if let Segmentation::Polygons(polygons) = &ann.segmentation {
+                if polygons.is_empty() {
+                    summary.boxes += 1;
+                } else {
+                    summary.polygons += 1;
+                }
+                let kept = coco::segmentation_value(&ann.segmentation, SegmentationFormat::AsIs, 0, 0);
+                return coco::annotation_value(ann, kept);
+            }
             let rle = rle_of(dataset, ann);
             let segmentation = match polygons_from_rle(&rle) {
                 PolygonResult::Polygons(p) => {
@@ -261,9 +292,12 @@ fn create_parent(path: &Path) -> Result<(), ExportError> {
     Ok(())
 }
 
-/// YOLO segmentation: `out/images/...` (links to the images), `out/labels/....txt` with one line per
-/// annotation (`class x1 y1 x2 y2 ...`, normalized; several parts joined into one outline), and
-/// `out/data.yaml`. Class indices follow the order of the categories.
+/// YOLO segmentation: `out/images/...` (links to the images), their labels where Ultralytics looks
+/// ([`yolo_label_path`]: `out/labels/....txt`, or for an image in a folder named `images`, that
+/// folder's `labels`) with one line per annotation (`class x1 y1 x2 y2 ...`, normalized; several parts joined into one outline), and
+/// `out/data.yaml`. Class indices follow the order of the categories. Polygons are written as they
+/// are (an import from YOLO exports back to the same lines); box-only annotations are left out and
+/// counted: Ultralytics reads a file with any polygon line as all polygons, boxes misread.
 pub fn yolo_seg(
     dataset: &Dataset,
     dataset_root: &Path,
@@ -274,7 +308,9 @@ pub fn yolo_seg(
         ..Default::default()
     };
     for image in dataset.images() {
-        let label_path = sibling(&out.join("labels"), image, ".txt");
+        let dst = sibling(&out.join("images"), image, "");
+        let dst = dst.with_extension(Path::new(&image.file_name).extension().unwrap_or_default());
+        let label_path = yolo_label_path(&dst);
         create_parent(&label_path)?;
         let mut lines = String::new();
         for ann in dataset.annotations_of(image.id) {
@@ -285,17 +321,36 @@ pub fn yolo_seg(
             else {
                 continue;
             };
-            let Some(outline) = super::polygon::yolo_outline(&rle_of(dataset, ann)) else {
-                summary.empty += 1;
-                continue;
+            let outline = match &ann.segmentation {
+                Segmentation::Polygons(polygons) if polygons.is_empty() => {
+                    summary.boxes_skipped += 1;
+                    continue;
+                }
+                // Polygons as they are, several joined as Ultralytics' `merge_multi_segment` does.
+                Segmentation::Polygons(polygons) => {
+                    let parts: Vec<Vec<[f64; 2]>> = polygons_f64(polygons)
+                        .iter()
+                        .map(|p| p.chunks_exact(2).map(|xy| [xy[0], xy[1]]).collect())
+                        .collect();
+                    super::polygon::merge_parts(&parts)
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<f64>>()
+                }
+                _ => {
+                    let Some(outline) = super::polygon::yolo_outline(&rle_of(dataset, ann)) else {
+                        summary.empty += 1;
+                        continue;
+                    };
+                    summary.left_out(outline.holes, outline.specks);
+                    if outline.points.is_empty() {
+                        // Nothing but specks.
+                        summary.empty += 1;
+                        continue;
+                    }
+                    outline.points
+                }
             };
-            summary.left_out(outline.holes, outline.specks);
-            if outline.points.is_empty() {
-                // Nothing but specks.
-                summary.empty += 1;
-                continue;
-            }
-            let outline = outline.points;
             lines.push_str(&class.to_string());
             for pair in outline.chunks_exact(2) {
                 let x = (pair[0] / f64::from(image.width)).clamp(0.0, 1.0);
@@ -307,8 +362,6 @@ pub fn yolo_seg(
         }
         std::fs::write(&label_path, lines).map_err(write_error(&label_path))?;
 
-        let dst = sibling(&out.join("images"), image, "");
-        let dst = dst.with_extension(Path::new(&image.file_name).extension().unwrap_or_default());
         create_parent(&dst)?;
         link_image(&dataset_root.join(&image.file_name), &dst)?;
     }
@@ -327,6 +380,31 @@ pub fn yolo_seg(
     Ok(summary)
 }
 
+/// Where Ultralytics looks for the labels of the image at `image` (`img2label_paths`): in its absolute
+/// path, the last folder named `images` becomes `labels` and the extension `.txt`; with no such
+/// folder, the `.txt` beside the image.
+pub fn yolo_label_path(image: &Path) -> PathBuf {
+    let image = std::path::absolute(image).unwrap_or_else(|_| image.to_path_buf());
+    let parts: Vec<std::path::Component> = image.components().collect();
+    let folders = parts.len().saturating_sub(1);
+    let swap = parts[..folders]
+        .iter()
+        .rposition(|c| c.as_os_str() == "images");
+    let mut label: PathBuf = parts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if Some(i) == swap {
+                std::ffi::OsStr::new("labels")
+            } else {
+                c.as_os_str()
+            }
+        })
+        .collect();
+    label.set_extension("txt");
+    label
+}
+
 /// Puts the image `src` at `dst` (a hard link, else a copy) unless it is there or missing.
 fn link_image(src: &Path, dst: &Path) -> Result<(), ExportError> {
     if !dst.exists() && src.is_file() && std::fs::hard_link(src, dst).is_err() {
@@ -337,8 +415,9 @@ fn link_image(src: &Path, dst: &Path) -> Result<(), ExportError> {
 
 /// labelme: per image `<name>.json` beside a link to the image (`imagePath`), one `polygon` shape per
 /// part of each annotation, the parts of one annotation sharing a `group_id` (labelme's way to make
-/// one object of several shapes), `label` the category's name. Holes are filled and specks left out
-/// (as for YOLO), and the summary says so.
+/// one object of several shapes), `label` the category's name. A mask's holes are filled and specks
+/// left out (as for YOLO), and the summary says so; an annotation that is polygons keeps its
+/// vertices exactly, and a box-only annotation is a `rectangle`.
 pub fn labelme(
     dataset: &Dataset,
     dataset_root: &Path,
@@ -363,30 +442,58 @@ pub fn labelme(
                 .iter()
                 .find(|c| c.id == ann.category_id)
                 .map_or("object", |c| c.name.as_str());
-            let Some(super::polygon::Outlines {
-                polygons,
-                holes,
-                specks,
-            }) = super::polygon::labelme_polygons(&rle_of(dataset, ann))
-            else {
-                summary.empty += 1;
-                continue;
-            };
-            summary.left_out(holes, specks);
-            if polygons.is_empty() {
-                summary.empty += 1;
-                continue;
-            }
-            for points in polygons {
-                shapes.push(serde_json::json!({
+            let shape = |shape_type: &str, points: Value| {
+                serde_json::json!({
                     "label": label,
                     "points": points,
                     "group_id": group,
                     "description": "",
-                    "shape_type": "polygon",
+                    "shape_type": shape_type,
                     "flags": {},
                     "mask": null,
-                }));
+                })
+            };
+            match &ann.segmentation {
+                Segmentation::Polygons(polygons) if polygons.is_empty() => {
+                    let [x, y, w, h] = ann.bbox_f64();
+                    let corner = |a: f64, b: f64| Value::Number(json_number(round6(a + b)));
+                    let points = serde_json::json!([
+                        [ann.bbox[0].clone(), ann.bbox[1].clone()],
+                        [corner(x, w), corner(y, h)],
+                    ]);
+                    shapes.push(shape("rectangle", points));
+                    summary.boxes += 1;
+                }
+                // Polygons as they are, vertex for vertex.
+                Segmentation::Polygons(polygons) => {
+                    for polygon in polygons {
+                        let points: Vec<Value> = polygon
+                            .chunks_exact(2)
+                            .map(|xy| serde_json::json!([xy[0].clone(), xy[1].clone()]))
+                            .collect();
+                        shapes.push(shape("polygon", Value::Array(points)));
+                    }
+                    summary.polygons += 1;
+                }
+                _ => {
+                    let Some(super::polygon::Outlines {
+                        polygons,
+                        holes,
+                        specks,
+                    }) = super::polygon::labelme_polygons(&rle_of(dataset, ann))
+                    else {
+                        summary.empty += 1;
+                        continue;
+                    };
+                    summary.left_out(holes, specks);
+                    if polygons.is_empty() {
+                        summary.empty += 1;
+                        continue;
+                    }
+                    for points in polygons {
+                        shapes.push(shape("polygon", serde_json::json!(points)));
+                    }
+                }
             }
             summary.annotations += 1;
         }
@@ -405,9 +512,16 @@ pub fn labelme(
     Ok(summary)
 }
 
-/// PNG masks: per image `<name>_instances.png` (16-bit, 0 background, k = the k-th annotation of the
-/// image) and `<name>_categories.png` (8-bit, 0 background, c = the c-th category), plus
-/// `instances.json` mapping each k back to its annotation id and category.
+/// A coordinate computed from two (a box's far corner), rounded to 1e-6 px so that it is written as
+/// the short number it stands for.
+fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+/// PNG masks: per image `<name>_instances.png` (16-bit, 0 background, k = the k-th annotation with a
+/// mask of the image) and `<name>_categories.png` (8-bit, 0 background, c = the c-th category), plus
+/// `instances.json` mapping each k back to its annotation id and category. Box-only annotations have
+/// no mask: they are left out and counted.
 pub fn masks(dataset: &Dataset, out: &Path) -> Result<ExportSummary, ExportError> {
     let mut summary = ExportSummary {
         images: dataset.images().len(),
@@ -419,7 +533,9 @@ pub fn masks(dataset: &Dataset, out: &Path) -> Result<ExportSummary, ExportError
         let mut instances = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::new(w, h);
         let mut categories = image::GrayImage::new(w, h);
         let mut entries = Vec::new();
-        for (k, ann) in dataset.annotations_of(image.id).enumerate() {
+        let annotations = || dataset.annotations_of(image.id);
+        summary.boxes_skipped += annotations().filter(|a| a.is_box_only()).count();
+        for (k, ann) in annotations().filter(|a| !a.is_box_only()).enumerate() {
             let instance = u16::try_from(k + 1).unwrap_or(u16::MAX);
             let class = dataset
                 .categories()

@@ -4,6 +4,7 @@
 pub mod coco;
 pub mod dataset;
 pub mod export;
+pub mod import;
 pub mod lock;
 pub mod mask;
 pub mod polygon;

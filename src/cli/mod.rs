@@ -6,6 +6,7 @@ mod doctor;
 mod embed;
 mod export;
 mod gui;
+mod import;
 mod merge;
 mod models;
 mod segment;
@@ -49,6 +50,8 @@ enum Command {
     Embed(embed::EmbedArgs),
     /// Export a COCO dataset as COCO (RLE or polygons), YOLO segmentation labels or PNG masks.
     Export(export::ExportArgs),
+    /// Import labelme JSON, YOLO labels or CVAT XML into a COCO file (kept polygons, boxes, masks).
+    Import(import::ImportArgs),
     /// Label images and folders automatically into a COCO file (`--everything`: every object), or
     /// give a dataset's boxes SAM's masks (`--from-boxes`).
     Auto(auto::AutoArgs),
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Export(args) => export::run(args),
         Command::Embed(args) => embed::run(args),
+        Command::Import(args) => import::run(args),
         Command::Auto(args) => auto::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Tokenize(args) => tokenize::run(args),

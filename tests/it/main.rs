@@ -19,6 +19,8 @@ mod gui_find;
 mod gui_polygons;
 #[cfg(feature = "gui")]
 mod gui_sam2;
+mod import;
+mod import_roundtrip;
 mod inputs;
 mod kill;
 mod pipeline;
