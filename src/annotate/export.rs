@@ -326,13 +326,14 @@ pub fn yolo_seg(
                     summary.boxes_skipped += 1;
                     continue;
                 }
-                // Polygons as they are, several joined as Ultralytics' `merge_multi_segment` does.
+                // Polygons as they are, several joined there and back (as Ultralytics'
+                // `merge_multi_segment` does), along the shortest links.
                 Segmentation::Polygons(polygons) => {
                     let parts: Vec<Vec<[f64; 2]>> = polygons_f64(polygons)
                         .iter()
                         .map(|p| p.chunks_exact(2).map(|xy| [xy[0], xy[1]]).collect())
                         .collect();
-                    super::polygon::merge_parts(&parts)
+                    super::polygon::join_polygons(&parts)
                         .into_iter()
                         .flatten()
                         .collect::<Vec<f64>>()

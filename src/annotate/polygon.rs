@@ -117,6 +117,23 @@ fn outer_polygons<'a>(
     polygons
 }
 
+/// Polygons (`[x, y]` vertices) as one, for formats with one outline per object: linked along the
+/// shortest links and walked there and back (see `join`); none is left out.
+pub fn join_polygons(polygons: &[Vec<[f64; 2]>]) -> Vec<[f64; 2]> {
+    let rings = polygons
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let flat: Vec<f64> = p.iter().flatten().copied().collect();
+            join::Ring {
+                points: p.clone(),
+                area: shoelace(&flat).round() as u64,
+            }
+        })
+        .collect();
+    join::join(rings, false).points
+}
+
 /// The default detail of [`editable_polygons`]: Douglas-Peucker tolerance in image pixels.
 pub const EDIT_TOLERANCE: f64 = 1.0;
 

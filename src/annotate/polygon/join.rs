@@ -8,6 +8,7 @@
 //! is left out (and reported) rather than drawn with a longer line than itself.
 
 /// A closed outline to join: its vertices and the pixels it holds.
+#[derive(Clone)]
 pub(super) struct Ring {
     pub points: Vec<[f64; 2]>,
     pub area: u64,
@@ -76,8 +77,9 @@ fn link_pixels(p: [f64; 2], q: [f64; 2]) -> u64 {
     steps.saturating_sub(1)
 }
 
-/// Joins `rings` (any order; the largest is the root) into one closed outline.
-pub(super) fn join(rings: Vec<Ring>) -> Joined {
+/// Joins `rings` (any order; the largest is the root) into one closed outline; with `prune`, the
+/// branches smaller than their links are left out.
+pub(super) fn join(rings: Vec<Ring>, prune: bool) -> Joined {
     let n = rings.len();
     let Some(root) = (0..n).max_by_key(|&i| rings[i].area) else {
         return Joined {
@@ -133,7 +135,7 @@ pub(super) fn join(rings: Vec<Ring>) -> Joined {
     for &i in order.iter().rev() {
         let Some(l) = link[i] else { continue };
         let net = worth[i] - cost(i) as i64;
-        if net > 0 {
+        if net > 0 || !prune {
             worth[l.parent] += net;
         } else {
             kept[i] = false;
@@ -255,7 +257,7 @@ mod tests {
 
     #[test]
     fn one_ring_is_itself() {
-        let joined = join(vec![square(1.0, 1.0, 3.0)]);
+        let joined = join(vec![square(1.0, 1.0, 3.0)], true);
         assert_eq!(joined.points, square(1.0, 1.0, 3.0).points);
         assert_eq!(joined.left_out, (0, 0));
     }
@@ -263,11 +265,14 @@ mod tests {
     #[test]
     fn parts_are_linked_along_a_tree_there_and_back() {
         // A big square with two small ones beside it, left and right: a star, not a chain.
-        let joined = join(vec![
-            square(10.0, 0.0, 4.0),
-            square(0.0, 0.0, 3.0),
-            square(19.0, 0.0, 3.0),
-        ]);
+        let joined = join(
+            vec![
+                square(10.0, 0.0, 4.0),
+                square(0.0, 0.0, 3.0),
+                square(19.0, 0.0, 3.0),
+            ],
+            true,
+        );
         let p = &joined.points;
         // Every ring's 4 vertices plus its closing one, and each link's parent vertex again.
         assert_eq!(p.len(), 5 + 5 + 4 + 2, "{p:?}");
@@ -292,8 +297,13 @@ mod tests {
     fn a_part_smaller_than_its_link_is_left_out() {
         let mut far = square(200.0, 0.0, 3.0);
         far.area = 9;
-        let joined = join(vec![square(0.0, 0.0, 10.0), far, square(12.0, 0.0, 3.0)]);
+        let rings = || vec![square(0.0, 0.0, 10.0), far.clone(), square(12.0, 0.0, 3.0)];
+        let joined = join(rings(), true);
         assert_eq!(joined.left_out, (1, 9));
         assert!(joined.points.iter().all(|p| p[0] < 100.0));
+        // Unpruned (drawn polygons), every ring is in.
+        let all = join(rings(), false);
+        assert_eq!(all.left_out, (0, 0));
+        assert_eq!(all.points.len(), 5 + 5 + 4 + 2);
     }
 }

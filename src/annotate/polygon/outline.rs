@@ -43,7 +43,7 @@ pub fn yolo_outline(rle: &Rle) -> Option<YoloOutline> {
     let Joined {
         mut points,
         left_out,
-    } = join(rings);
+    } = join(rings, true);
     // Fewer than three vertices would read as a box line; a one- or two-pixel part repeats them.
     while !points.is_empty() && points.len() < 3 {
         points.push(points[points.len() - 1]);
