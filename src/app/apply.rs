@@ -371,6 +371,12 @@ impl SamApp {
                 format,
                 folder: Some(folder),
             } => self.export(format, &folder),
+            Command::ImportDialog(source) => {
+                if let Some(project) = &self.project {
+                    self.panels.import.open(source, &project.root);
+                }
+            }
+            Command::Import { source, path } => self.start_import(source, path),
             Command::ToggleShortcuts => self.panels.shortcuts.open = !self.panels.shortcuts.open,
             Command::ToggleModels => self.panels.models.toggle(),
             Command::UseModel(source) => self.use_model(source),

@@ -8,6 +8,7 @@ use egui::{Key, Modifiers};
 use super::canvas::{CanvasAction, Tool};
 use crate::annotate::dataset::{AnnotationId, CategoryId, Edit};
 use crate::annotate::export::Format;
+use crate::annotate::import::Source;
 use crate::sam::everything::EverythingOptions;
 use crate::sam::hub::ModelSource;
 
@@ -49,6 +50,13 @@ pub enum Command {
     Export {
         format: Format,
         folder: Option<PathBuf>,
+    },
+    /// File > Import: the dialog for labels of this format.
+    ImportDialog(Source),
+    /// Read `path` as `source` (on a thread) and add it to the dataset as one edit.
+    Import {
+        source: Source,
+        path: PathBuf,
     },
     /// F1 or ?: show or hide the list of every key.
     ToggleShortcuts,

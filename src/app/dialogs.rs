@@ -16,12 +16,12 @@ use crate::sam::hub::{self, Manifest, ModelSource};
 
 /// The in-window file browser: works on any desktop, also where no file-dialog portal runs.
 #[derive(Default)]
-struct Browser {
+pub(super) struct Browser {
     dialog: Option<egui_file::FileDialog>,
 }
 
 impl Browser {
-    fn open(&mut self, folders: bool, start: &str) {
+    pub(super) fn open(&mut self, folders: bool, start: &str) {
         let start = Path::new(start);
         // Start in the folder the path field names (or the one above a file it names).
         let folder = if start.is_dir() {
@@ -61,7 +61,7 @@ impl Browser {
 
     /// Shows the browser while it is open and writes the chosen path into `field`; true while it
     /// is open (the dialog's modal waits meanwhile: it would block the browser's window).
-    fn ui(&mut self, ctx: &egui::Context, field: &mut String) -> bool {
+    pub(super) fn ui(&mut self, ctx: &egui::Context, field: &mut String) -> bool {
         let Some(dialog) = self.dialog.as_mut() else {
             return false;
         };

@@ -344,11 +344,15 @@ impl SamApp {
         self.closing(&ctx);
         self.title(&ctx);
         self.sync_polygons();
+        self.poll_import();
 
-        let mut commands = command::keymap(&ctx);
-        if self.panels.dialog_open() {
-            // A dialog has the keyboard; only F1 still toggles the key list.
-            commands.retain(|c| *c == Command::ToggleShortcuts && self.panels.shortcuts.open);
+        // A dialog has the keyboard (Esc and Enter are its own); only F1 still toggles the key list.
+        let mut commands = Vec::new();
+        if !self.panels.dialog_open() {
+            commands = command::keymap(&ctx);
+        } else if self.panels.shortcuts.open {
+            commands = command::keymap(&ctx);
+            commands.retain(|c| *c == Command::ToggleShortcuts);
         }
         let menu = MenuState {
             has_project: self.project.is_some(),
@@ -396,6 +400,8 @@ impl SamApp {
         }
         commands.extend(self.panels.quit.ui(&ctx));
         commands.extend(self.panels.export.ui(&ctx));
+        let importing = self.importing.is_some();
+        commands.extend(self.panels.import.ui(&ctx, importing));
         commands.extend(self.panels.open.ui(&ctx));
         let Some(project) = self.project.as_ref() else {
             egui::CentralPanel::default().show(ui, |ui| {

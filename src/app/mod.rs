@@ -12,6 +12,7 @@ mod find;
 mod fonts;
 mod frame;
 mod images;
+mod import;
 mod overlay;
 mod panels;
 mod polygons;
@@ -116,6 +117,8 @@ pub struct SamApp {
     selection: Selection,
     panels: Panels,
     status: Status,
+    /// File > Import being read on its thread.
+    importing: Option<import::Reading>,
     /// Commands that wait for an earlier one (see `Applied::Wait`).
     queued: VecDeque<Command>,
     env: Env,
@@ -145,6 +148,7 @@ impl SamApp {
             selection: Selection::default(),
             panels: Panels::default(),
             status: Status::default(),
+            importing: None,
             queued: VecDeque::new(),
             env: Env {
                 ctx: None,

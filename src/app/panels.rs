@@ -24,6 +24,7 @@ pub struct Panels {
     pub status: StatusBar,
     pub messages: MessageList,
     pub export: ExportDialog,
+    pub import: super::import::ImportDialog,
     pub open: OpenDialog,
     pub quit: QuitDialog,
     pub shortcuts: ShortcutsOverlay,
@@ -46,6 +47,7 @@ impl Default for Panels {
             status: StatusBar,
             messages: MessageList,
             export: ExportDialog::default(),
+            import: super::import::ImportDialog::default(),
             open: OpenDialog::default(),
             quit: QuitDialog::default(),
             shortcuts: ShortcutsOverlay::default(),
@@ -62,6 +64,7 @@ impl Panels {
     /// Whether a dialog has the keyboard: the canvas's keys wait.
     pub fn dialog_open(&self) -> bool {
         self.export.is_open()
+            || self.import.is_open()
             || self.open.is_open()
             || self.quit.asking.is_some()
             || self.shortcuts.open
@@ -108,6 +111,13 @@ impl MenuBar {
                         commands.push(Command::Save);
                     }
                     ui.add_enabled_ui(has_project, |ui| {
+                        ui.menu_button("Import", |ui| {
+                            for source in crate::annotate::import::Source::ALL {
+                                if ui.button(format!("{}...", source.label())).clicked() {
+                                    commands.push(Command::ImportDialog(source));
+                                }
+                            }
+                        });
                         ui.menu_button("Export", |ui| {
                             for format in Format::ALL {
                                 if ui.button(format!("{}...", format.label())).clicked() {

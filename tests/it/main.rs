@@ -16,6 +16,8 @@ mod gui_day;
 #[cfg(feature = "gui")]
 mod gui_find;
 #[cfg(feature = "gui")]
+mod gui_import;
+#[cfg(feature = "gui")]
 mod gui_polygons;
 #[cfg(feature = "gui")]
 mod gui_sam2;
