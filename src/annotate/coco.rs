@@ -484,7 +484,7 @@ pub enum SegmentationFormat {
     /// Each segmentation as it was loaded or made (new masks are compressed RLE).
     #[default]
     AsIs,
-    /// Everything as compressed RLE.
+    /// Every mask as compressed RLE; polygons (drawn, edited or imported as such) stay polygons.
     Rle,
 }
 
@@ -516,11 +516,7 @@ pub fn to_value(dataset: &Dataset, format: SegmentationFormat) -> Value {
     let annotations: Vec<Value> = dataset
         .annotations()
         .iter()
-        .map(|ann| {
-            let image = dataset.image(ann.image_id);
-            let (h, w) = image.map_or((0, 0), |i| (i.height, i.width));
-            annotation_value(ann, segmentation_value(&ann.segmentation, format, h, w))
-        })
+        .map(|ann| annotation_value(ann, segmentation_value(&ann.segmentation, format)))
         .collect();
     top.insert("annotations".into(), Value::Array(annotations));
     let categories: Vec<Value> = dataset
@@ -558,12 +554,7 @@ pub fn annotation_value(ann: &Annotation, segmentation: Value) -> Value {
 }
 
 /// COCO JSON of a segmentation.
-pub fn segmentation_value(
-    seg: &Segmentation,
-    format: SegmentationFormat,
-    height: u32,
-    width: u32,
-) -> Value {
+pub fn segmentation_value(seg: &Segmentation, format: SegmentationFormat) -> Value {
     let rle_value = |rle: &Rle, counts: Value| serde_json::json!({"size": [rle.height, rle.width], "counts": counts});
     match (seg, format) {
         (Segmentation::CompressedRle(rle), _)
@@ -573,18 +564,14 @@ pub fn segmentation_value(
         (Segmentation::UncompressedRle(rle), SegmentationFormat::AsIs) => {
             rle_value(rle, Value::from(rle.counts.clone()))
         }
-        (Segmentation::Polygons(polygons), SegmentationFormat::AsIs) => Value::Array(
+        // Polygons are what was drawn, edited or imported: kept in every format (a box-only
+        // annotation, no polygon at all, is `[]`).
+        (Segmentation::Polygons(polygons), _) => Value::Array(
             polygons
                 .iter()
                 .map(|p| Value::Array(p.iter().cloned().map(Value::Number).collect()))
                 .collect(),
         ),
-        // A box-only annotation has no mask to encode, in any format.
-        (Segmentation::Polygons(polygons), _) if polygons.is_empty() => Value::Array(Vec::new()),
-        (Segmentation::Polygons(_), SegmentationFormat::Rle) => {
-            let rle = seg.to_rle(height, width);
-            rle_value(&rle, Value::from(rle.to_compressed()))
-        }
     }
 }
 

@@ -145,7 +145,8 @@ fn rle_of(dataset: &Dataset, ann: &Annotation) -> Rle {
 /// The formats samlabel exports to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// COCO instances JSON, masks as compressed RLE (`annotations.json`).
+    /// COCO instances JSON, masks as compressed RLE, polygon annotations as their polygons
+    /// (`annotations.json`).
     Coco,
     /// COCO instances JSON, masks as polygons where they reproduce the mask within 1% IoU.
     CocoPolygons,
@@ -207,7 +208,8 @@ pub fn export_to(
     }
 }
 
-/// COCO JSON with every segmentation as compressed RLE (box-only annotations as `[]` and their box).
+/// COCO JSON with every mask as compressed RLE; annotations that are polygons (drawn, edited or
+/// imported as polygons) keep them; box-only annotations are `[]` and their box.
 pub fn coco_rle(dataset: &Dataset, path: &Path) -> Result<ExportSummary, ExportError> {
     coco::write_json_atomic(&coco::to_value(dataset, SegmentationFormat::Rle), path)?;
     Ok(ExportSummary {
@@ -242,7 +244,7 @@ pub fn coco_polygons(dataset: &Dataset, path: &Path) -> Result<ExportSummary, Ex
                 } else {
                     summary.polygons += 1;
                 }
-                let kept = coco::segmentation_value(&ann.segmentation, SegmentationFormat::AsIs, 0, 0);
+                let kept = coco::segmentation_value(&ann.segmentation, SegmentationFormat::AsIs);
                 return coco::annotation_value(ann, kept);
             }
             let rle = rle_of(dataset, ann);

@@ -94,7 +94,7 @@ fn check_annotations(dataset: &Dataset, file_name: &str, want: &Value, exact_pol
                 if exact_polygons {
                     // The numbers as the file wrote them: `14` stays an integer, `3.0` a float.
                     let written =
-                        coco::segmentation_value(&ann.segmentation, SegmentationFormat::AsIs, 0, 0);
+                        coco::segmentation_value(&ann.segmentation, SegmentationFormat::AsIs);
                     assert_eq!(written, want["polygons"], "{at}: vertices");
                 } else {
                     let got = polygons_of(ann);
