@@ -352,7 +352,8 @@ fn take_string(obj: &mut Map<String, Value>, at: &str, key: &str) -> Result<Stri
     }
 }
 
-fn kind(v: &Value) -> &'static str {
+/// What a JSON value is, in words (`a string`), for error messages.
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -13,6 +13,7 @@ use base64::Engine as _;
 use serde_json::{Map, Number, Value};
 
 use super::{ImportError, Item, Objects, Parsed, Part, box_of, image_size};
+use crate::annotate::coco::kind;
 use crate::annotate::mask::Mask;
 
 /// Reads every labelme file among `inputs` (folders: their `.json` files, recursively).
@@ -393,15 +394,4 @@ fn shape_extra(shape: &Map<String, Value>) -> Map<String, Value> {
         extra.insert("flags".into(), Value::Object(flags.clone()));
     }
     extra
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
