@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Number, Value};
 
+use super::rle::Rle;
+
 pub type ImageId = u64;
 pub type CategoryId = u64;
 pub type AnnotationId = u64;
@@ -90,6 +92,20 @@ pub enum Edit {
 /// The extra key of an image entry that holds its review state (`"done"` or `"no objects"`); COCO
 /// readers ignore it.
 pub const IMAGE_STATE_KEY: &str = "samlabel_state";
+
+impl Edit {
+    /// Gives annotation `id` the segmentation `segmentation`, whose mask is `rle`: COCO's area and
+    /// bbox come from it.
+    pub fn set_segmentation(id: AnnotationId, segmentation: Segmentation, rle: &Rle) -> Self {
+        let (area, bbox) = measures(rle);
+        Self::SetMask {
+            id,
+            segmentation,
+            area,
+            bbox,
+        }
+    }
+}
 
 /// Why an edit cannot be applied.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

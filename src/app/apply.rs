@@ -6,9 +6,7 @@ use super::prompt::{Accept, Stroke};
 use super::status::{MessageLevel, ModelStatus};
 use super::worker::Request;
 use super::{Applied, SamApp};
-use crate::annotate::dataset::{
-    AnnotationId, Dataset, Edit, IMAGE_STATE_KEY, Segmentation, measures,
-};
+use crate::annotate::dataset::{AnnotationId, Dataset, Edit, IMAGE_STATE_KEY, Segmentation};
 use crate::annotate::export::{self, Format};
 use crate::annotate::mask::Mask;
 use crate::annotate::rle::Rle;
@@ -536,13 +534,7 @@ impl SamApp {
 /// The edit that replaces an annotation's mask.
 fn set_mask(id: AnnotationId, mask: &Mask) -> Edit {
     let rle = Rle::from_mask(mask);
-    let (area, bbox) = measures(&rle);
-    Edit::SetMask {
-        id,
-        segmentation: Segmentation::CompressedRle(rle),
-        area,
-        bbox,
-    }
+    Edit::set_segmentation(id, Segmentation::CompressedRle(rle.clone()), &rle)
 }
 
 /// A few words on what applying `edit` (an entry of the undo or redo stack) changes back or again:

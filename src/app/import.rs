@@ -182,14 +182,14 @@ impl SamApp {
             .plan(&project.dataset, &project.root)
             .map_err(|e| e.to_string())?;
         project.apply(plan.edit).map_err(|e| e.to_string())?;
-        let listed: Vec<(PathBuf, String)> = project
+        let listed: Vec<PathBuf> = project
             .dataset
             .images()
             .iter()
-            .map(|i| (project.root.join(&i.file_name), i.file_name.clone()))
+            .map(|i| project.root.join(&i.file_name))
             .collect();
-        for (path, file_name) in listed {
-            self.images.add(path, file_name);
+        for path in listed {
+            self.add_image(path);
         }
         self.images.sort_natural();
         if self.images.current().is_none() && !self.images.items().is_empty() {

@@ -14,9 +14,9 @@ use super::selection::Selection;
 use super::status::MessageLevel;
 use super::{Applied, SamApp};
 use crate::annotate::dataset::{
-    Annotation, AnnotationId, Dataset, Edit, Segmentation, measures, polygons_f64,
+    Annotation, AnnotationId, Dataset, Edit, Segmentation, polygons_f64,
 };
-use crate::annotate::polygon::{EDIT_TOLERANCE, editable_polygons};
+use crate::annotate::polygon::{EDIT_TOLERANCE, Outlines, editable_polygons};
 use crate::annotate::rle::Rle;
 use crate::project::ProjectError;
 
@@ -88,13 +88,16 @@ fn polygon_segmentation(polygons: &[Vec<[f32; 2]>], (w, h): (u32, u32)) -> (Segm
 /// The edit storing `polygons` in annotation `id`, with COCO's area and bbox of their mask.
 fn set_polygons(id: AnnotationId, polygons: &[Vec<[f32; 2]>], size: (u32, u32)) -> Edit {
     let (segmentation, rle) = polygon_segmentation(polygons, size);
-    let (area, bbox) = measures(&rle);
-    Edit::SetMask {
-        id,
-        segmentation,
-        area,
-        bbox,
-    }
+    Edit::set_segmentation(id, segmentation, &rle)
+}
+
+/// An outline's polygons as `[x, y]` points for the canvas.
+fn points_f32(outlines: &Outlines) -> Vec<Vec<[f32; 2]>> {
+    outlines
+        .polygons
+        .iter()
+        .map(|p| p.iter().map(|v| v.map(|c| c as f32)).collect())
+        .collect()
 }
 
 impl SamApp {
@@ -144,7 +147,9 @@ impl SamApp {
         };
         let source = annotation.segmentation.to_rle(size.1, size.0);
         let tolerance = EDIT_TOLERANCE;
-        let (polygons, holes, specks) = if let Some(points) = points_of(&annotation.segmentation) {
+        let stored = points_of(&annotation.segmentation);
+        let converting = stored.is_none();
+        let (polygons, holes, specks) = if let Some(points) = stored {
             // Already polygons: edited as they are.
             (points, (0, 0), (0, 0))
         } else if annotation.is_box_only() {
@@ -159,12 +164,7 @@ impl SamApp {
                 );
                 return Applied::Done;
             };
-            let points = outlines
-                .polygons
-                .iter()
-                .map(|p| p.iter().map(|v| v.map(|c| c as f32)).collect())
-                .collect();
-            (points, outlines.holes, outlines.specks)
+            (points_f32(&outlines), outlines.holes, outlines.specks)
         };
         if polygons.is_empty() {
             self.notify(
@@ -173,7 +173,6 @@ impl SamApp {
             );
             return Applied::Done;
         }
-        let converting = points_of(&annotation.segmentation).is_none();
         if converting {
             self.apply_edit(set_polygons(id, &polygons, size));
         }
@@ -382,12 +381,7 @@ impl SamApp {
         }
         edit.holes = outlines.holes;
         edit.specks = outlines.specks;
-        let polygons = outlines
-            .polygons
-            .iter()
-            .map(|p| p.iter().map(|v| v.map(|c| c as f32)).collect())
-            .collect();
-        self.store_polygons(polygons, format!("detail {tolerance:.2} px"));
+        self.store_polygons(points_f32(&outlines), format!("detail {tolerance:.2} px"));
     }
 
     /// Enter or a click on the first vertex: the polygon tool's vertices become an annotation of

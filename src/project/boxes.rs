@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 
 use super::{Project, ProjectError};
-use crate::annotate::dataset::{
-    Annotation, AnnotationId, Dataset, Edit, ImageId, Segmentation, measures,
-};
+use crate::annotate::dataset::{Annotation, AnnotationId, Dataset, Edit, ImageId, Segmentation};
 use crate::annotate::rle::Rle;
 use crate::sam::{Embedding, Multimask, Prompt, SamError, SamModel};
 
@@ -155,13 +153,11 @@ pub fn store_masks(
             BoxMask::Invalid(why) => stored.invalid.push((job.id, why)),
             BoxMask::Mask(rle) if size != Some((rle.width, rle.height)) => stored.stale += 1,
             BoxMask::Mask(rle) => {
-                let (area, bbox) = measures(&rle);
-                edits.push(Edit::SetMask {
-                    id: job.id,
-                    segmentation: Segmentation::CompressedRle(rle),
-                    area,
-                    bbox,
-                });
+                edits.push(Edit::set_segmentation(
+                    job.id,
+                    Segmentation::CompressedRle(rle.clone()),
+                    &rle,
+                ));
                 stored.converted.push(job.id);
             }
         }
