@@ -89,6 +89,36 @@ pub fn enter(h: &mut Harness<'_, SamApp>) {
     wait_until(h, "the accept", |app| !app.is_decoding());
 }
 
+/// The dataset's annotations, as the window holds them.
+pub fn annotations(h: &Harness<'_, SamApp>) -> Vec<samlabel::annotate::dataset::Annotation> {
+    h.state()
+        .project
+        .as_ref()
+        .expect("a dataset is open")
+        .dataset
+        .annotations()
+        .to_vec()
+}
+
+/// Ctrl+click (Ctrl held through the press and the release): selects what is under the point.
+pub fn ctrl_click(h: &mut Harness<'_, SamApp>, point_in_image: [f32; 2]) {
+    let pos = h.state().ui_from_image(point_in_image);
+    h.event(Event::PointerMoved(pos));
+    h.step();
+    h.event(Event::ModifiersChanged(Modifiers::COMMAND));
+    for pressed in [true, false] {
+        h.event(Event::PointerButton {
+            pos,
+            button: PointerButton::Primary,
+            pressed,
+            modifiers: Modifiers::COMMAND,
+        });
+        h.step();
+    }
+    h.event(Event::ModifiersChanged(Modifiers::NONE));
+    h.step();
+}
+
 /// Click a positive point, wait for the mask, press Enter.
 pub fn accept_click(h: &mut Harness<'_, SamApp>, point_in_image: [f32; 2]) {
     click(h, point_in_image, PointerButton::Primary);
@@ -196,15 +226,6 @@ fn undo_and_redo_restore_exact_states() {
     let (mut h, dir) = open_app("gui-undo", &["coffee.png"]);
     wait_ready(&mut h);
     accept_click(&mut h, [300.0, 200.0]);
-    let annotations = |h: &Harness<'_, SamApp>| {
-        h.state()
-            .project
-            .as_ref()
-            .unwrap()
-            .dataset
-            .annotations()
-            .to_vec()
-    };
     let after = annotations(&h);
     assert_eq!(after.len(), 1);
 

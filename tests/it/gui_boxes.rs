@@ -2,9 +2,9 @@
 //! from boxes gives them SAM's mask (the selected one alone, or all) as one undo step.
 
 use crate::common;
-use crate::gui::{app_on, command, wait_ready, wait_until};
+use crate::gui::{app_on, command, ctrl_click, wait_ready, wait_until};
 
-use egui::{Event, Key, Modifiers, PointerButton};
+use egui::Key;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use samlabel::annotate::coco;
@@ -16,24 +16,6 @@ use samlabel::sam::{Multimask, Prompt, SamModel, SessionOptions};
 fn annotation(h: &Harness<'_, SamApp>, id: AnnotationId) -> Annotation {
     let dataset = &h.state().project.as_ref().unwrap().dataset;
     dataset.annotation(id).unwrap().clone()
-}
-
-fn ctrl_click(h: &mut Harness<'_, SamApp>, point_in_image: [f32; 2]) {
-    let pos = h.state().ui_from_image(point_in_image);
-    h.event(Event::PointerMoved(pos));
-    h.step();
-    h.event(Event::ModifiersChanged(Modifiers::COMMAND));
-    for pressed in [true, false] {
-        h.event(Event::PointerButton {
-            pos,
-            button: PointerButton::Primary,
-            pressed,
-            modifiers: Modifiers::COMMAND,
-        });
-        h.step();
-    }
-    h.event(Event::ModifiersChanged(Modifiers::NONE));
-    h.step();
 }
 
 /// SAM > Masks from boxes, then wait for the masks.

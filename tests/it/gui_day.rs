@@ -12,8 +12,8 @@ use samlabel::app::Command;
 
 use crate::common;
 use crate::gui::{
-    accept_click, app_on, click, command, drag, enter, open_app, wait_preview, wait_ready,
-    wait_until,
+    accept_click, annotations, app_on, click, command, ctrl_click, drag, enter, open_app,
+    wait_preview, wait_ready, wait_until,
 };
 
 #[test]
@@ -280,22 +280,7 @@ fn ctrl_click_selects_an_accepted_mask_and_enter_on_a_hover_preview_says_click_f
     accept_click(&mut h, [300.0, 200.0]);
     let id = h.state().project.as_ref().unwrap().dataset.annotations()[0].id;
     h.state_mut().select_annotation(None);
-    let pos = h.state().ui_from_image([300.0, 200.0]);
-    h.event(Event::PointerMoved(pos));
-    h.step();
-    // Ctrl held through the press and the release.
-    h.event(Event::ModifiersChanged(Modifiers::COMMAND));
-    for pressed in [true, false] {
-        h.event(Event::PointerButton {
-            pos,
-            button: PointerButton::Primary,
-            pressed,
-            modifiers: Modifiers::COMMAND,
-        });
-        h.step();
-    }
-    h.event(Event::ModifiersChanged(Modifiers::NONE));
-    h.step();
+    ctrl_click(&mut h, [300.0, 200.0]);
     assert_eq!(h.state().selected_annotation(), Some(id));
     assert!(
         h.state().preview_mask().is_none(),
@@ -319,16 +304,7 @@ fn ctrl_click_selects_an_accepted_mask_and_enter_on_a_hover_preview_says_click_f
         "{:?}",
         h.state().messages()
     );
-    assert_eq!(
-        h.state()
-            .project
-            .as_ref()
-            .unwrap()
-            .dataset
-            .annotations()
-            .len(),
-        1
-    );
+    assert_eq!(annotations(&h).len(), 1);
     std::fs::remove_dir_all(dir).unwrap();
 }
 

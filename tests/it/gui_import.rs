@@ -2,7 +2,7 @@
 //! images join the image list; a bad file adds nothing and says where it is wrong.
 
 use crate::common;
-use crate::gui::{app_on, command, wait_until};
+use crate::gui::{annotations, app_on, command, wait_until};
 
 use egui_kittest::kittest::Queryable as _;
 use samlabel::annotate::import::Source;
@@ -57,22 +57,13 @@ fn file_import_adds_labelme_shapes_as_one_undo_step_and_lists_their_images() {
     let text = std::fs::read_to_string(bad.join("a.json")).unwrap();
     let broken = text.replacen("\"points\": [", "\"points\": [\"x\", ", 1);
     std::fs::write(bad.join("a.json"), broken).unwrap();
-    let annotations = |h: &egui_kittest::Harness<'_, samlabel::app::SamApp>| {
-        h.state()
-            .project
-            .as_ref()
-            .unwrap()
-            .dataset
-            .annotations()
-            .len()
-    };
     h.state_mut().run_command(Command::Import {
         source: Source::Labelme,
         path: bad.clone(),
     });
     h.step();
     wait_until(&mut h, "the import", |app| !app.is_importing());
-    assert_eq!(annotations(&h), 0);
+    assert_eq!(annotations(&h).len(), 0);
     let error = h
         .state()
         .messages()
@@ -93,7 +84,7 @@ fn file_import_adds_labelme_shapes_as_one_undo_step_and_lists_their_images() {
     });
     h.step();
     wait_until(&mut h, "the import", |app| !app.is_importing());
-    assert_eq!(annotations(&h), 11);
+    assert_eq!(annotations(&h).len(), 11);
     let listed: Vec<String> = h
         .state()
         .images()
@@ -110,6 +101,6 @@ fn file_import_adds_labelme_shapes_as_one_undo_step_and_lists_their_images() {
     h.step();
     assert!(h.query_by_label_contains("Path to a labelme").is_none());
     command(&mut h, egui::Key::Z, false);
-    assert_eq!(annotations(&h), 0);
+    assert_eq!(annotations(&h).len(), 0);
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -17,7 +17,7 @@ use samlabel::annotate::rle::Rle;
 use samlabel::app::SamApp;
 
 fn annotation(h: &Harness<'_, SamApp>) -> Annotation {
-    h.state().project.as_ref().unwrap().dataset.annotations()[0].clone()
+    crate::gui::annotations(h)[0].clone()
 }
 
 fn polygons(h: &Harness<'_, SamApp>) -> Vec<Vec<[f32; 2]>> {
