@@ -182,15 +182,7 @@ impl SamApp {
             .plan(&project.dataset, &project.root)
             .map_err(|e| e.to_string())?;
         project.apply(plan.edit).map_err(|e| e.to_string())?;
-        let listed: Vec<PathBuf> = project
-            .dataset
-            .images()
-            .iter()
-            .map(|i| project.root.join(&i.file_name))
-            .collect();
-        for path in listed {
-            self.add_image(path);
-        }
+        self.add_dataset_images();
         self.images.sort_natural();
         if self.images.current().is_none() && !self.images.items().is_empty() {
             self.select_image(0);

@@ -274,12 +274,6 @@ impl SamApp {
         if let Some(reason) = project.read_only_reason() {
             self.notify(MessageLevel::Error, reason.to_string());
         }
-        let listed: Vec<PathBuf> = project
-            .dataset
-            .images()
-            .iter()
-            .map(|i| project.root.join(&i.file_name))
-            .collect();
         if self.env.remember_recent {
             project::remember_recent(path);
         }
@@ -291,10 +285,24 @@ impl SamApp {
         self.images.clear();
         self.prompt.clear();
         self.leave_image();
+        self.add_dataset_images();
+        true
+    }
+
+    /// Lists the dataset's images in the image list (those already there stay as they are).
+    fn add_dataset_images(&mut self) {
+        let Some(project) = self.project.as_ref() else {
+            return;
+        };
+        let listed: Vec<PathBuf> = project
+            .dataset
+            .images()
+            .iter()
+            .map(|i| project.root.join(&i.file_name))
+            .collect();
         for path in listed {
             self.add_image(path);
         }
-        true
     }
 
     /// After opening: the images in natural order (as file browsers list them), and the image last
